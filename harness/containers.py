@@ -1,0 +1,73 @@
+"""Labelled containers on the host network, and the cleanup that removes every one of ours.
+
+Ryuk (testcontainers' reaper) cannot be pulled here, so Tally reaps its own: each container carries
+the label `tally.owner=<pid>`; `remove_all()` runs at exit, and `reap_orphans()` removes containers
+whose owning process is gone (a run killed with SIGKILL).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from pathlib import Path
+
+import docker
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+LABEL = "tally.owner"
+_started: list[DockerContainer] = []
+
+
+def _client() -> docker.DockerClient:
+    return docker.from_env()
+
+
+def labelled(image: str, name: str, command: list[str] | None = None) -> DockerContainer:
+    """A container on the host network (services listen on 127.0.0.1 ports chosen by the harness)."""
+    testcontainers_config.ryuk_disabled = True
+    container = DockerContainer(image, name=f"tally-{name}-{os.getpid()}")
+    if command:
+        container.with_command(command)
+    return container.with_kwargs(network_mode="host", labels={LABEL: str(os.getpid())})
+
+
+def start(container: DockerContainer, ready_line: str, timeout_s: float) -> DockerContainer:
+    _started.append(container)
+    container.waiting_for(LogMessageWaitStrategy(ready_line).with_startup_timeout(int(timeout_s)))
+    return container.start()
+
+
+def save_logs(container: DockerContainer, into: Path) -> Path:
+    """Write the container's stdout and stderr to `into/<name>.log`; return the path."""
+    into.mkdir(parents=True, exist_ok=True)
+    wrapped = container.get_wrapped_container()
+    path = into / f"{wrapped.name}.log"
+    path.write_bytes(wrapped.logs(stdout=True, stderr=True))
+    return path
+
+
+def remove(container: DockerContainer) -> None:
+    if container in _started:
+        _started.remove(container)
+    container.stop(force=True)
+
+
+def remove_all() -> None:
+    while _started:
+        remove(_started[-1])
+
+
+def reap_orphans() -> list[str]:
+    """Remove containers left by Tally runs whose process no longer exists."""
+    removed = []
+    for container in _client().containers.list(all=True, filters={"label": LABEL}):
+        owner = int(container.labels.get(LABEL, "0"))
+        if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
+            container.remove(force=True)
+            removed.append(container.name)
+    return removed
+
+
+atexit.register(remove_all)

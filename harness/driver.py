@@ -1,0 +1,158 @@
+"""The pipeline's driver as a process of its own: a container of the Spark image, submitted to the master.
+
+One container per driver run, so a crash is `docker kill` and a freeze is `docker pause`; the
+checkpoint and the progress log live in the shared directory and survive every driver.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from testcontainers.core.container import DockerContainer
+
+from harness import containers
+from harness.stack import StackInfo
+
+REPO = Path(__file__).resolve().parent.parent
+# Mounted read-only into each driver, so code changes need no image rebuild. The tests folder is
+# there for the negative-control sinks it keeps (`--sink tests.wrong_sinks:...`).
+SOURCES = ("pipeline", "tests")
+READY = "query .* started on"
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    """What a driver runs on: every field maps to a `python -m pipeline run` option."""
+
+    topic: str
+    keyspace: str
+    checkpoint: Path
+    window: str = "1 minute"
+    allowed_lateness: str = "10 minutes"
+    trigger_interval: str = "1 second"
+    max_offsets_per_trigger: int | None = None
+    failpoints: tuple[str, ...] = field(default=())
+    sink: str | None = None
+
+    @property
+    def progress_log(self) -> Path:
+        return self.checkpoint.parent / f"{self.checkpoint.name}.progress.jsonl"
+
+
+class Driver:
+    """One run of the pipeline driver. A spec can be run by many drivers in turn (restarts)."""
+
+    runs = 0
+
+    def __init__(self, stack: StackInfo, spec: DriverSpec) -> None:
+        self.stack = stack
+        self.spec = spec
+        Driver.runs += 1
+        self.name = f"driver-{spec.topic}-{Driver.runs}"
+        self._container: DockerContainer | None = None
+
+    def command(self) -> list[str]:
+        s = self.spec
+        cmd = [
+            "python3", "-m", "pipeline", "run",
+            "--bootstrap-servers", self.stack.bootstrap_servers,
+            "--topic", s.topic,
+            "--cassandra-hosts", self.stack.cassandra_hosts,
+            "--keyspace", s.keyspace,
+            "--checkpoint", str(s.checkpoint),
+            "--master", self.stack.spark_master,
+            "--trigger-interval", s.trigger_interval,
+            "--window", s.window,
+            "--allowed-lateness", s.allowed_lateness,
+            "--progress-log", str(s.progress_log),
+        ]
+        if s.max_offsets_per_trigger:
+            cmd += ["--max-offsets-per-trigger", str(s.max_offsets_per_trigger)]
+        for failpoint in s.failpoints:
+            cmd += ["--failpoint", failpoint]
+        if s.sink:
+            cmd += ["--sink", s.sink]
+        return cmd
+
+    def start(self, timeout_s: float = 180) -> Driver:
+        shared = str(self.stack.shared_dir)
+        container = (
+            containers.labelled(self.stack.images.spark, self.name, self.command())
+            .with_volume_mapping(shared, shared, mode="rw")
+            .with_env("PYTHONPATH", "/opt/tally:/opt/py")
+        )
+        for source in SOURCES:
+            container.with_volume_mapping(str(REPO / source), f"/opt/tally/{source}", mode="ro")
+        self._container = containers.start(container, READY, timeout_s)
+        return self
+
+    @property
+    def container(self) -> DockerContainer:
+        if self._container is None:
+            raise RuntimeError(f"{self.name} was never started")
+        return self._container
+
+    def stop(self, timeout_s: float = 120) -> int:
+        """SIGTERM, wait for the batch in flight to finish; returns the exit code."""
+        wrapped = self.container.get_wrapped_container()
+        wrapped.stop(timeout=int(timeout_s))
+        return int(wrapped.wait()["StatusCode"])
+
+    def kill(self) -> None:
+        self.container.get_wrapped_container().kill(signal="SIGKILL")
+
+    def exit_code(self) -> int | None:
+        wrapped = self.container.get_wrapped_container()
+        wrapped.reload()
+        return None if wrapped.status in ("created", "running", "paused") else int(wrapped.attrs["State"]["ExitCode"])
+
+    def logs(self) -> str:
+        return self.container.get_wrapped_container().logs().decode(errors="replace")
+
+    def save_logs(self) -> Path:
+        return containers.save_logs(self.container, self.stack.logs_dir)
+
+    def remove(self) -> None:
+        if self._container is not None:
+            self.save_logs()
+            containers.remove(self._container)
+            self._container = None
+
+
+def progress(spec: DriverSpec) -> list[dict[str, Any]]:
+    """Every query progress reported so far for this spec's checkpoint, across driver runs."""
+    if not spec.progress_log.exists():
+        return []
+    return [json.loads(line) for line in spec.progress_log.read_text().splitlines() if line.strip()]
+
+
+def source_offsets(report: dict[str, Any], topic: str, which: str) -> dict[int, int]:
+    """`which` is "startOffset" or "endOffset" of the Kafka source in one progress report."""
+    for source in report.get("sources", []):
+        offsets = source.get(which)
+        if isinstance(offsets, str):
+            offsets = json.loads(offsets)
+        if offsets and topic in offsets:
+            return {int(p): int(o) for p, o in offsets[topic].items()}
+    return {}
+
+
+def consumed_offsets(spec: DriverSpec) -> dict[int, int]:
+    """Per Kafka partition, the end offset of the last batch Spark reported as done (i.e. committed)."""
+    for report in reversed(progress(spec)):
+        offsets = source_offsets(report, spec.topic, "endOffset")
+        if offsets:
+            return offsets
+    return {}
+
+
+def last_progress(spec: DriverSpec) -> str:
+    reports = progress(spec)
+    if not reports:
+        return "no query progress reported yet"
+    last = reports[-1]
+    keep = ("batchId", "timestamp", "numInputRows", "sources", "eventTime", "stateOperators", "durationMs")
+    return json.dumps({k: last[k] for k in keep if k in last}, indent=1)

@@ -1,0 +1,42 @@
+"""Wait on a condition, never on a fixed sleep; a timeout says what was expected and what was seen."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class ConvergenceTimeout(AssertionError):
+    pass
+
+
+def eventually(
+    probe: Callable[[], T],
+    ready: Callable[[T], bool],
+    *,
+    expected: str,
+    timeout_s: float,
+    diagnose: Callable[[], str] | None = None,
+    interval_s: float = 0.25,
+) -> T:
+    """Call `probe` until `ready(value)`; on timeout raise with the last value and a diagnosis."""
+    deadline = time.monotonic() + timeout_s
+    last: object = "<never probed>"
+    while True:
+        try:
+            value = probe()
+        except Exception as error:  # a probe of a service that is down is not a failure yet
+            last = f"{type(error).__name__}: {error}"
+        else:
+            if ready(value):
+                return value
+            last = value
+        if time.monotonic() >= deadline:
+            detail = diagnose() if diagnose else ""
+            raise ConvergenceTimeout(
+                f"timed out after {timeout_s:.0f} s waiting for {expected}\nlast seen: {last}\n{detail}".rstrip()
+            )
+        time.sleep(interval_s)

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Single-node Cassandra tuned for a fast start; ports come from the harness.
+set -euo pipefail
+: "${CASSANDRA_NATIVE_PORT:?}" "${CASSANDRA_STORAGE_PORT:?}"
+host="${CASSANDRA_HOST:-127.0.0.1}"
+data=/var/lib/cassandra
+conf=/opt/cassandra/conf
+mkdir -p "$conf"
+cat > "$conf/cassandra.yaml" <<YAML
+cluster_name: tally
+num_tokens: 1
+initial_token: 0
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+endpoint_snitch: SimpleSnitch
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "${host}:${CASSANDRA_STORAGE_PORT}"
+listen_address: ${host}
+rpc_address: ${host}
+storage_port: ${CASSANDRA_STORAGE_PORT}
+ssl_storage_port: ${CASSANDRA_SSL_STORAGE_PORT:-$((CASSANDRA_STORAGE_PORT + 1))}
+native_transport_port: ${CASSANDRA_NATIVE_PORT}
+start_native_transport: true
+data_file_directories: [${data}/data]
+commitlog_directory: ${data}/commitlog
+saved_caches_directory: ${data}/saved_caches
+hints_directory: ${data}/hints
+cdc_raw_directory: ${data}/cdc_raw
+commitlog_sync: periodic
+commitlog_sync_period: 1000ms
+authenticator: AllowAllAuthenticator
+authorizer: AllowAllAuthorizer
+auto_snapshot: false
+snapshot_on_duplicate_row_detection: false
+concurrent_compactors: 1
+YAML
+mapfile -t jvm17 < <(grep -E '^-' /opt/cassandra/jvm17.options)
+jamm=$(ls /opt/cassandra/lib/jamm-*.jar | head -n 1)
+exec java -Xms${CASSANDRA_HEAP:-768m} -Xmx${CASSANDRA_HEAP:-768m} -Xss512k \
+  "${jvm17[@]}" -javaagent:"$jamm" \
+  -Dcassandra.config="file://$conf/cassandra.yaml" -Dcassandra.storagedir="$data" \
+  -Dlogback.configurationFile=/opt/cassandra/logback.xml \
+  -Dcassandra-foreground=yes -Dcassandra.skip_wait_for_gossip_to_settle=0 \
+  -Dcassandra.load_ring_state=false -Dcassandra.superuser_setup_delay_ms=0 \
+  -Dcassandra.ring_delay_ms=0 -Dcassandra.consistent.rangemovement=false \
+  -cp "/opt/cassandra/conf:/opt/cassandra/lib/*" org.apache.cassandra.service.CassandraDaemon

@@ -1,0 +1,35 @@
+#!/bin/bash
+# Single-node KRaft (combined broker + controller); ports and cluster id come from the harness.
+set -euo pipefail
+: "${KAFKA_PORT:?}" "${KAFKA_CONTROLLER_PORT:?}" "${KAFKA_CLUSTER_ID:?}"
+host="${KAFKA_HOST:-127.0.0.1}"
+props=/var/lib/kafka/server.properties
+cat > "$props" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@${host}:${KAFKA_CONTROLLER_PORT}
+listeners=PLAINTEXT://${host}:${KAFKA_PORT},CONTROLLER://${host}:${KAFKA_CONTROLLER_PORT}
+advertised.listeners=PLAINTEXT://${host}:${KAFKA_PORT}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=/var/lib/kafka/data
+num.partitions=4
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.flush.interval.messages=1
+PROPS
+cp_="/opt/kafka/libs/*"
+java_opts=(-Xms${KAFKA_HEAP:-512m} -Xmx${KAFKA_HEAP:-512m} -XX:+UseG1GC
+  -Dlog4j2.configurationFile=/opt/kafka/log4j2.properties -Dlog4j.configurationFile=/opt/kafka/log4j2.properties)
+# Format only once, so a restarted container keeps its log (a broker restart "with its data").
+if [ ! -f /var/lib/kafka/data/meta.properties ]; then
+  java "${java_opts[@]}" -cp "$cp_" kafka.tools.StorageTool format -t "$KAFKA_CLUSTER_ID" -c "$props" --ignore-formatted
+fi
+exec java "${java_opts[@]}" -cp "$cp_" kafka.Kafka "$props"

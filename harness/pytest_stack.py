@@ -1,0 +1,48 @@
+"""pytest fixtures for the real stack, shared by the integration and chaos tiers.
+
+Session fixtures yield frozen connection info; each test gets its own `Trial` (topic, keyspace,
+checkpoint, history), so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from harness.docker_engine import ensure_engine
+from harness.images import ensure_images
+from harness.stack import Stack, StackInfo
+from harness.trial import Trial
+from harness.versions import Versions
+
+
+@pytest.fixture(scope="session")
+def versions() -> Versions:
+    return Versions.from_env()
+
+
+@pytest.fixture(scope="session")
+def stack(versions: Versions, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
+    ensure_engine()
+    stack = Stack(versions, ensure_images(versions), tmp_path_factory.mktemp("stack"))
+    try:
+        yield stack.start()
+    finally:
+        stack.close()
+
+
+@pytest.fixture
+def trial(stack: StackInfo, request: pytest.FixtureRequest) -> Iterator[Callable[..., Trial]]:
+    """Factory: `trial(**driver_spec_fields)` -> a Trial named after the test, closed at teardown."""
+    made: list[Trial] = []
+
+    def make(**spec: Any) -> Trial:
+        name = request.node.name.removeprefix("test_").replace("_", "-")[:24].strip("-")
+        made.append(Trial(stack, name, **spec))
+        return made[-1]
+
+    yield make
+    for t in made:
+        t.close()

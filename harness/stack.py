@@ -1,0 +1,146 @@
+"""The real stack: Kafka (KRaft), Cassandra and a Spark standalone master + worker, started in parallel.
+
+Fixtures and the audit get a `StackInfo`: plain, frozen connection info. The `Stack` object keeps the
+containers, for faults, logs and teardown.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from testcontainers.core.container import DockerContainer
+
+from harness import containers
+from harness.images import Images
+from harness.ports import free_ports
+from harness.versions import Versions
+
+KAFKA_READY = "Kafka Server started"
+CASSANDRA_READY = "Starting listening for CQL clients"
+MASTER_READY = "I have been elected leader! New state: ALIVE"
+WORKER_READY = "Successfully registered with master"
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    versions: Versions
+    images: Images
+    bootstrap_servers: str
+    cassandra_host: str
+    cassandra_port: int
+    spark_master: str
+    # Checkpoints live here: mounted at the same path in the worker and in every driver.
+    shared_dir: Path
+    logs_dir: Path
+    containers: dict[str, str]
+
+    @property
+    def cassandra_hosts(self) -> str:
+        return f"{self.cassandra_host}:{self.cassandra_port}"
+
+
+def _kafka(image: str) -> tuple[DockerContainer, str]:
+    port, controller = free_ports(2)
+    cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    container = containers.labelled(image, "kafka").with_envs(
+        KAFKA_PORT=str(port), KAFKA_CONTROLLER_PORT=str(controller), KAFKA_CLUSTER_ID=cluster_id
+    )
+    return containers.start(container, KAFKA_READY, 90), f"127.0.0.1:{port}"
+
+
+def _cassandra(image: str) -> tuple[DockerContainer, int]:
+    native, storage, ssl = free_ports(3)
+    container = containers.labelled(image, "cassandra").with_envs(
+        CASSANDRA_NATIVE_PORT=str(native),
+        CASSANDRA_STORAGE_PORT=str(storage),
+        CASSANDRA_SSL_STORAGE_PORT=str(ssl),
+    )
+    return containers.start(container, CASSANDRA_READY, 180), native
+
+
+def _spark(image: str, shared_dir: Path) -> tuple[DockerContainer, DockerContainer, str]:
+    port, master_ui, worker_ui = free_ports(3)
+    url = f"spark://127.0.0.1:{port}"
+    master = containers.labelled(
+        image,
+        "spark-master",
+        ["spark-class", "org.apache.spark.deploy.master.Master",
+         "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(master_ui)],
+    )
+    containers.start(master, MASTER_READY, 90)
+    worker = containers.labelled(
+        image,
+        "spark-worker",
+        ["spark-class", "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
+         "--webui-port", str(worker_ui), "--cores", "2", "--memory", "2g"],
+    ).with_volume_mapping(str(shared_dir), str(shared_dir), mode="rw")
+    containers.start(worker, WORKER_READY, 90)
+    return master, worker, url
+
+
+class Stack:
+    """Starts the services in parallel; `close()` saves their logs and removes them."""
+
+    def __init__(self, versions: Versions, images: Images, workdir: Path) -> None:
+        self._versions = versions
+        self._images = images
+        self._shared = workdir / "shared"
+        self._logs = workdir / "logs"
+        self._containers: dict[str, DockerContainer] = {}
+        self.info: StackInfo | None = None
+
+    def start(self) -> StackInfo:
+        started = time.monotonic()
+        self._shared.mkdir(parents=True, exist_ok=True)
+        containers.reap_orphans()
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            kafka = pool.submit(_kafka, self._images.kafka)
+            cassandra = pool.submit(_cassandra, self._images.cassandra)
+            spark = pool.submit(_spark, self._images.spark, self._shared)
+            try:
+                kafka_container, bootstrap = kafka.result()
+                self._containers["kafka"] = kafka_container
+                cassandra_container, cassandra_port = cassandra.result()
+                self._containers["cassandra"] = cassandra_container
+                master, worker, master_url = spark.result()
+                self._containers.update({"spark-master": master, "spark-worker": worker})
+            except BaseException:
+                containers.remove_all()
+                raise
+        self.info = StackInfo(
+            versions=self._versions,
+            images=self._images,
+            bootstrap_servers=bootstrap,
+            cassandra_host="127.0.0.1",
+            cassandra_port=cassandra_port,
+            spark_master=master_url,
+            shared_dir=self._shared,
+            logs_dir=self._logs,
+            containers={
+                role: c.get_wrapped_container().name for role, c in self._containers.items()
+            },
+        )
+        print(f"[stack] {self._versions.label()} up in {time.monotonic() - started:.1f} s: "
+              f"kafka {bootstrap}, cassandra 127.0.0.1:{cassandra_port}, spark {master_url}",
+              file=sys.stderr, flush=True)
+        return self.info
+
+    def container(self, role: str) -> DockerContainer:
+        return self._containers[role]
+
+    def save_logs(self) -> list[Path]:
+        return [containers.save_logs(c, self._logs) for c in self._containers.values()]
+
+    def close(self) -> None:
+        try:
+            self.save_logs()
+        finally:
+            for container in self._containers.values():
+                containers.remove(container)
+            self._containers.clear()

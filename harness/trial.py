@@ -1,0 +1,121 @@
+"""One trial of the pipeline on the stack: its own topic, keyspace, checkpoint, history and drivers.
+
+A trial produces workloads (every send in the history), runs drivers in turn on one checkpoint,
+waits until Spark has committed every produced offset, and judges the Cassandra tables.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from harness.checker import Verdict, check
+from harness.driver import Driver, DriverSpec, consumed_offsets, last_progress
+from harness.eventually import eventually
+from harness.history import History
+from harness.kafka_admin import create_topic, end_offsets
+from harness.producer import ProduceSummary, produce
+from harness.sink_reader import cassandra_session, snapshot_or_empty
+from harness.snapshot import SinkSnapshot
+from harness.stack import StackInfo
+from harness.workload import WorkloadSpec, generate
+
+UNITS_MS = {"ms": 1, "millisecond": 1, "second": 1000, "minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
+
+
+def duration_ms(text: str) -> int:
+    """'1 minute', '30 seconds', '500 ms' -> milliseconds (the interval strings Spark accepts)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([a-z]+?)s?\s*", text.lower())
+    if not match or match.group(2) not in UNITS_MS:
+        raise ValueError(f"unsupported duration {text!r}: use '<n> ms|seconds|minutes|hours|days'")
+    return int(match.group(1)) * UNITS_MS[match.group(2)]
+
+
+class Trial:
+    def __init__(self, stack: StackInfo, name: str, partitions: int = 4, **spec: Any) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.stack = stack
+        self.name = f"{name}-{suffix}"
+        topic = self.name
+        keyspace = re.sub(r"\W", "_", f"t_{self.name}")[:48]
+        workdir = stack.shared_dir / self.name
+        workdir.mkdir(parents=True)
+        self.spec = DriverSpec(topic=topic, keyspace=keyspace, checkpoint=workdir / "checkpoint", **spec)
+        self.history = History(workdir / "history.jsonl")
+        self.drivers: list[Driver] = []
+        self._next_index = 0
+        create_topic(stack.bootstrap_servers, topic, partitions)
+
+    @property
+    def workdir(self) -> Path:
+        return self.spec.checkpoint.parent
+
+    @property
+    def window_ms(self) -> int:
+        return duration_ms(self.spec.window)
+
+    def produce(self, workload: WorkloadSpec) -> ProduceSummary:
+        """Send a workload; record numbers continue across calls so the history stays one sequence."""
+        records = list(generate(workload))
+        summary = produce(
+            records, self.stack.bootstrap_servers, self.spec.topic, self.history, first_index=self._next_index
+        )
+        self._next_index += len(records)
+        return summary
+
+    def start_driver(self, **overrides: Any) -> Driver:
+        driver = Driver(self.stack, replace(self.spec, **overrides) if overrides else self.spec)
+        self.drivers.append(driver)
+        return driver.start()
+
+    def wait_exit(self, driver: Driver, timeout_s: float = 300) -> int:
+        """Until `driver` has exited (a failpoint crash, a kill); returns its exit code."""
+        return eventually(
+            driver.exit_code,
+            lambda code: code is not None,
+            expected=f"{driver.name} to exit",
+            timeout_s=timeout_s,
+            diagnose=self.diagnosis,
+        )  # type: ignore[return-value]
+
+    def wait_consumed(self, timeout_s: float = 300) -> dict[int, int]:
+        """Until Spark reports a committed batch ending at Kafka's current end offsets."""
+        target = end_offsets(self.stack.bootstrap_servers, self.spec.topic)
+        return eventually(
+            lambda: consumed_offsets(self.spec),
+            lambda seen: all(seen.get(p, 0) >= end for p, end in target.items()),
+            expected=f"offsets {target} consumed by {self.spec.topic}",
+            timeout_s=timeout_s,
+            diagnose=self.diagnosis,
+        )
+
+    def snapshot(self) -> SinkSnapshot:
+        with cassandra_session(self.stack.cassandra_host, self.stack.cassandra_port) as session:
+            return snapshot_or_empty(session, self.spec.keyspace, self.window_ms)
+
+    def verdict(self) -> Verdict:
+        return check(self.history, self.snapshot())
+
+    def diagnosis(self) -> str:
+        """Last query progress, and where the history and every log are."""
+        for driver in self.drivers:
+            driver.save_logs()
+        logs = sorted(str(p) for p in self.stack.logs_dir.glob("*.log"))
+        return (
+            f"last query progress of {self.spec.topic}:\n{last_progress(self.spec)}\n"
+            f"history: {self.history.path}\nlogs (containers are saved at teardown): "
+            f"{self.stack.logs_dir}\n  " + "\n  ".join(logs)
+        )
+
+    def assert_exact(self) -> Verdict:
+        verdict = self.verdict()
+        assert verdict.valid is True, f"{verdict.explain()}\n\n{self.diagnosis()}"
+        return verdict
+
+    def close(self) -> None:
+        for driver in self.drivers:
+            driver.remove()
+        self.history.close()

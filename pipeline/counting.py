@@ -1,0 +1,79 @@
+"""Absolute pageview counts per (site, event-time window), kept in Spark's checkpointed state.
+
+The sink receives one stream per micro-batch: the count rows this batch updated, plus every input
+record, from which it keeps the dead letters and the events the watermark made too late to count.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+KIND_COUNT = "count"
+KIND_EVENT = "event"
+KIND_DEAD = "dead"
+
+
+def count_pageviews(events: DataFrame, window: str, allowed_lateness: str) -> DataFrame:
+    """Valid events -> site_id, window, views: absolute counts, updated in place as events arrive."""
+    return (
+        events.where(F.col("reason").isNull())
+        .withWatermark("event_time", allowed_lateness)
+        .groupBy("site_id", F.window("event_time", window))
+        .agg(F.count(F.lit(1)).alias("views"))
+    )
+
+
+def sink_input(events: DataFrame, window: str, allowed_lateness: str) -> DataFrame:
+    """One stream, in update mode, of count rows and of all input records, told apart by `kind`."""
+    counts = count_pageviews(events, window, allowed_lateness).select(
+        F.lit(KIND_COUNT).alias("kind"),
+        "site_id",
+        F.col("window.start").alias("window_start"),
+        F.col("window.end").alias("window_end"),
+        "views",
+    )
+    records = events.select(
+        F.when(F.col("reason").isNull(), F.lit(KIND_EVENT)).otherwise(F.lit(KIND_DEAD)).alias("kind"),
+        "site_id",
+        # window() filters out null times; dead letters have none, and must not be filtered.
+        F.window(F.coalesce("event_time", F.timestamp_millis(F.lit(0))), window).alias("window"),
+        "topic",
+        "partition",
+        "offset",
+        "event_id",
+        "reason",
+        "raw",
+        "raw_size",
+    ).select(
+        "*",
+        F.col("window.start").alias("window_start"),
+        F.col("window.end").alias("window_end"),
+    ).drop("window")
+    return counts.unionByName(records, allowMissingColumns=True)
+
+
+def sink_rows(batch: DataFrame, watermark_ms: int) -> DataFrame:
+    """What the sink writes for one batch: count updates, dead letters, and the late events.
+
+    An event is late when its window ended at or before the batch's watermark: exactly the rows
+    Spark's stateful aggregation drops (window.end <= watermark), so counted + late = valid.
+    """
+    watermark = F.timestamp_millis(F.lit(watermark_ms))
+    late = (F.col("kind") == KIND_EVENT) & (F.col("window_end") <= watermark)
+    # Times leave Spark as epoch milliseconds: collect() would turn timestamps into naive datetimes
+    # in the driver's local time zone.
+    return batch.where((F.col("kind") != KIND_EVENT) | late).select(
+        "kind",
+        "site_id",
+        F.unix_millis("window_start").alias("window_start"),
+        F.unix_millis("window_end").alias("window_end"),
+        "views",
+        "topic",
+        "partition",
+        "offset",
+        "event_id",
+        "reason",
+        "raw",
+        "raw_size",
+    )

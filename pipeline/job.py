@@ -1,0 +1,121 @@
+"""Wires the job: Spark session, Kafka direct source, parse, count, Cassandra sink; stops on SIGTERM."""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from cassandra.cluster import Cluster
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+
+from pipeline.checkpoint import batch_watermark_ms
+from pipeline.config import PipelineConfig
+from pipeline.counting import sink_input
+from pipeline.failpoints import Failpoints
+from pipeline.parse import parse_events
+from pipeline.schema import ensure_schema
+from pipeline.sink import CassandraSink
+
+
+class ProgressLog(StreamingQueryListener):
+    """Appends every query progress as one JSON line: what the harness waits on and reports."""
+
+    def __init__(self, path: str) -> None:
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+
+    def onQueryStarted(self, event: object) -> None:
+        pass
+
+    def onQueryProgress(self, event: StreamingQueryListener.QueryProgressEvent) -> None:  # type: ignore[name-defined]
+        with self._path.open("a") as log:
+            log.write(event.progress.json.replace("\n", " ") + "\n")
+
+    def onQueryIdle(self, event: object) -> None:
+        pass
+
+    def onQueryTerminated(self, event: object) -> None:
+        pass
+
+
+def spark_session(config: PipelineConfig) -> SparkSession:
+    return (
+        SparkSession.builder.master(config.master)
+        .appName(f"tally-{config.topic}")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+
+
+def start_query(spark: SparkSession, config: PipelineConfig, sink: CassandraSink) -> StreamingQuery:
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", config.bootstrap_servers)
+        .option("subscribe", config.topic)
+        .option("startingOffsets", config.starting_offsets)
+        # A gap in the offsets (retention, a truncated log) must stop the job, not skip events.
+        .option("failOnDataLoss", "true")
+    )
+    if config.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
+    events = parse_events(reader.load(), config.max_event_bytes, config.dead_letter_copy_bytes)
+    return (
+        sink_input(events, config.window, config.allowed_lateness)
+        .writeStream.outputMode("update")
+        .option("checkpointLocation", config.checkpoint)
+        .trigger(processingTime=config.trigger_interval)
+        .foreachBatch(sink)
+        .queryName(f"tally_{config.topic}".replace("-", "_"))
+        .start()
+    )
+
+
+def _load(path: str) -> type[CassandraSink]:
+    module, _, name = path.partition(":")
+    sink_class = getattr(importlib.import_module(module), name)
+    if not (isinstance(sink_class, type) and issubclass(sink_class, CassandraSink)):
+        raise TypeError(f"--sink {path} is not a CassandraSink subclass")
+    return sink_class
+
+
+def run(config: PipelineConfig) -> int:
+    """Run until SIGTERM (exit 0 after the batch in flight) or a query failure (exit 1)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    spark = spark_session(config)
+    hosts, port = config.cassandra_contact
+    cluster = Cluster(hosts, port=port, connect_timeout=30)
+    session = cluster.connect()
+    ensure_schema(session, config.keyspace, config.replication_factor)
+    sink_class = _load(config.sink)
+    sink = sink_class(
+        session,
+        config.keyspace,
+        lambda batch_id: batch_watermark_ms(spark, config.checkpoint, batch_id),
+        Failpoints(config.failpoints),
+    )
+    if config.progress_log:
+        spark.streams.addListener(ProgressLog(config.progress_log))
+    query = start_query(spark, config, sink)
+    print(f"query {query.id} started on {config.master}", file=sys.stderr, flush=True)
+    while not stop.is_set() and query.isActive:
+        stop.wait(0.5)
+    if stop.is_set():
+        print("SIGTERM: finishing the batch in flight, then stopping", file=sys.stderr, flush=True)
+        sink.stop()
+        try:
+            query.stop()
+        except Exception as error:  # the JVM may have taken the same signal and stopped first
+            print(f"query.stop(): {error}".splitlines()[0], file=sys.stderr, flush=True)
+        cluster.shutdown()
+        return 0
+    error = query.exception()
+    print(f"query terminated: {error}", file=sys.stderr, flush=True)
+    cluster.shutdown()
+    return 1

@@ -1,0 +1,76 @@
+"""Kafka records -> pageview events or dead letters, with built-in functions only (no Python UDFs).
+
+An event is a JSON object {"event_id": str, "site_id": str, "page": str, "ts": int} where `ts` is
+the event time in milliseconds since the Unix epoch (UTC). Unknown fields are ignored.
+Every record comes out as exactly one row: `reason` is null for an event, or says why it is rejected.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+# Fields are read as strings so a wrongly typed `ts` is reported as such, not as broken JSON.
+EVENT_SCHEMA = StructType(
+    [
+        StructField("event_id", StringType()),
+        StructField("site_id", StringType()),
+        StructField("ts", StringType()),
+        StructField("_corrupt_record", StringType()),
+    ]
+)
+# Year 1970 to 9999: the range a Spark timestamp holds without overflow.
+MAX_TS_MS = 253_402_300_799_999
+REASONS = (
+    "empty_value",
+    "oversized",
+    "invalid_utf8",
+    "invalid_json",
+    "missing_event_id",
+    "missing_site_id",
+    "invalid_ts",
+)
+
+
+def _blank(column: Column) -> Column:
+    return column.isNull() | (F.trim(column) == "")
+
+
+def parse_events(records: DataFrame, max_event_bytes: int, dead_letter_copy_bytes: int) -> DataFrame:
+    """Kafka source rows -> topic, partition, offset, event_id, site_id, event_time, reason, raw, raw_size."""
+    size = F.length("value")
+    text = F.col("value").cast("string")
+    # Strict JSON: Spark's parser would otherwise accept single-quoted strings.
+    parsed = F.from_json(
+        text,
+        EVENT_SCHEMA,
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": "_corrupt_record", "allowSingleQuotes": "false"},
+    )
+    ts_text = F.trim(F.col("json.ts"))
+    ts_ms = F.when(ts_text.rlike(r"^[0-9]{1,15}$"), ts_text.cast("long"))
+    reason = (
+        F.when(F.col("value").isNull() | (size == 0), "empty_value")
+        .when(size > max_event_bytes, "oversized")
+        .when(~F.is_valid_utf8(text), "invalid_utf8")
+        .when(F.col("json").isNull() | F.col("json._corrupt_record").isNotNull(), "invalid_json")
+        .when(_blank(F.col("json.event_id")), "missing_event_id")
+        .when(_blank(F.col("json.site_id")), "missing_site_id")
+        .when(ts_ms.isNull() | (ts_ms > MAX_TS_MS), "invalid_ts")
+    )
+    # Oversized values are neither decoded nor parsed: the dead letter only needs their size.
+    guarded = records.withColumn(
+        "json", F.when(size <= max_event_bytes, parsed)
+    )
+    valid = reason.isNull()
+    return guarded.select(
+        "topic",
+        "partition",
+        "offset",
+        F.when(valid, F.col("json.event_id")).alias("event_id"),
+        F.when(valid, F.col("json.site_id")).alias("site_id"),
+        F.when(valid, F.timestamp_millis(ts_ms)).alias("event_time"),
+        reason.alias("reason"),
+        F.when(~valid, F.substring("value", 1, dead_letter_copy_bytes)).alias("raw"),
+        F.when(~valid, size).alias("raw_size"),
+    )

@@ -1,0 +1,156 @@
+"""The foreachBatch sink: writes a micro-batch's rows to Cassandra so that no replay can count twice.
+
+Every write of batch N carries `USING TIMESTAMP N` (the fence). Spark replays a batch with the same
+id, offsets, watermark and state, so a replay rewrites identical values under the same timestamp: a
+no-op. A stale attempt of batch N (a driver presumed dead that wakes up) writes under timestamp N,
+which loses to any newer batch's write of the same row: counts never go backwards.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cassandra import ConsistencyLevel, OperationTimedOut, Unavailable, WriteTimeout
+from cassandra.cluster import NoHostAvailable, Session
+from cassandra.concurrent import execute_concurrent_with_args
+from pyspark.sql import DataFrame, Row
+
+from pipeline.counting import KIND_COUNT, KIND_DEAD, KIND_EVENT, sink_rows
+from pipeline.failpoints import Failpoints
+from pipeline.schema import DEAD_LETTERS, LATE_EVENTS, PAGEVIEWS
+
+TRANSIENT = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout)
+
+
+class StopRequested(RuntimeError):
+    """Raised into Spark for a batch that starts after SIGTERM: it stays uncommitted and replays."""
+
+
+class CassandraSink:
+    def __init__(
+        self,
+        session: Session,
+        keyspace: str,
+        watermark_of: Callable[[int], int],
+        failpoints: Failpoints,
+        retry_for_s: float = 120.0,
+    ) -> None:
+        self.session = session
+        self.keyspace = keyspace
+        self.failpoints = failpoints
+        self._watermark_of = watermark_of
+        self._retry_for_s = retry_for_s
+        self._idle = threading.Condition()
+        self._busy = False
+        self._stopping = False
+        prefix = f"INSERT INTO {keyspace}."
+        suffix = " USING TIMESTAMP ?"
+        self._pageview = self._prepare(
+            prefix + PAGEVIEWS + " (site_id, window_start, window_end, views, batch_id)"
+            " VALUES (?, ?, ?, ?, ?)" + suffix
+        )
+        self._dead = self._prepare(
+            prefix + DEAD_LETTERS + " (topic, partition, offset, reason, raw, raw_size, batch_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)" + suffix
+        )
+        self._late = self._prepare(
+            prefix + LATE_EVENTS + " (topic, partition, offset, event_id, site_id, window_start,"
+            " watermark, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)" + suffix
+        )
+
+    def _prepare(self, cql: str) -> Any:
+        statement = self.session.prepare(cql)
+        statement.consistency_level = ConsistencyLevel.LOCAL_QUORUM
+        statement.is_idempotent = True
+        return statement
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        with self._idle:
+            if self._stopping:
+                raise StopRequested(f"batch {batch_id} not started: the driver is stopping")
+            self._busy = True
+        try:
+            self.write(batch, batch_id)
+        finally:
+            with self._idle:
+                self._busy = False
+                self._idle.notify_all()
+
+    def write(self, batch: DataFrame, batch_id: int) -> None:
+        self.failpoints.hit("sink.before_write", batch_id)
+        watermark_ms = self._watermark_of(batch_id)
+        writes = plan_writes(sink_rows(batch, watermark_ms).collect(), batch_id, watermark_ms)
+        self._execute(self._dead, writes.dead_letters)
+        self._execute(self._late, writes.late_events)
+        half = len(writes.pageviews) // 2
+        self._execute(self._pageview, writes.pageviews[:half])
+        self.failpoints.hit("sink.mid_write", batch_id)
+        self._execute(self._pageview, writes.pageviews[half:])
+        self.failpoints.hit("sink.after_write", batch_id)
+        if writes:
+            print(f"batch {batch_id}: {writes}", file=sys.stderr, flush=True)
+
+    def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
+        """Write all rows, retrying the whole set on transient errors: every write is idempotent."""
+        if not params:
+            return
+        deadline = time.monotonic() + self._retry_for_s
+        delay = 0.2
+        while True:
+            try:
+                execute_concurrent_with_args(self.session, statement, params, concurrency=64)
+                return
+            except TRANSIENT as error:
+                if time.monotonic() + delay > deadline:
+                    raise
+                print(f"cassandra write failed ({error!r}); retrying in {delay:.1f} s",
+                      file=sys.stderr, flush=True)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def stop(self) -> None:
+        """Refuse new batches and wait for the one being written, so SIGTERM never cuts a write."""
+        with self._idle:
+            self._stopping = True
+            self._idle.wait_for(lambda: not self._busy)
+
+
+@dataclass(frozen=True)
+class BatchWrites:
+    """The parameters of every INSERT of one batch; the last one of each tuple is the fence."""
+
+    pageviews: list[tuple[Any, ...]]
+    dead_letters: list[tuple[Any, ...]]
+    late_events: list[tuple[Any, ...]]
+
+    def __bool__(self) -> bool:
+        return bool(self.pageviews or self.dead_letters or self.late_events)
+
+    def __str__(self) -> str:
+        return (f"{len(self.pageviews)} counts, {len(self.dead_letters)} dead letters, "
+                f"{len(self.late_events)} late")
+
+
+def plan_writes(rows: Sequence[Row], batch_id: int, watermark_ms: int) -> BatchWrites:
+    """Rows of `sink_rows` -> the writes of batch `batch_id`, all fenced by write timestamp = batch id."""
+    fence = batch_id
+    return BatchWrites(
+        pageviews=[
+            (r.site_id, r.window_start, r.window_end, r.views, batch_id, fence)
+            for r in rows if r.kind == KIND_COUNT
+        ],
+        dead_letters=[
+            (r.topic, r.partition, r.offset, r.reason, r.raw, r.raw_size, batch_id, fence)
+            for r in rows if r.kind == KIND_DEAD
+        ],
+        late_events=[
+            (r.topic, r.partition, r.offset, r.event_id, r.site_id, r.window_start, watermark_ms,
+             batch_id, fence)
+            for r in rows if r.kind == KIND_EVENT
+        ],
+    )

@@ -1,0 +1,354 @@
+"""Checker: exact snapshots pass, and each kind of damage is caught on exactly the row or offset hit."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.checker import Verdict, check
+from harness.events import PageView, window_start_ms
+from harness.history import History
+from harness.snapshot import Position, RowKey, SinkSnapshot
+from harness.workload import Expected
+
+WINDOW = 60_000
+TOPIC = "pageviews"
+SITES = ("site-000", "site-001", "site-002")
+Outcome = Literal["ok", "fail", "info", "none"]
+
+
+@dataclass(frozen=True)
+class Send:
+    """One generated send and, for info/none outcomes, whether it secretly reached the log."""
+
+    kind: Literal["valid", "dead"]
+    site_id: str
+    ts_ms: int
+    outcome: Outcome
+    late: bool
+    written: bool
+
+    @property
+    def row(self) -> RowKey:
+        return (self.site_id, window_start_ms(self.ts_ms, WINDOW))
+
+    @property
+    def in_log(self) -> bool:
+        return self.outcome == "ok" or (self.outcome in ("info", "none") and self.written)
+
+
+@dataclass
+class World:
+    """A history plus the snapshot an exactly-once pipeline would produce from it."""
+
+    history: History
+    counts: Counter[RowKey] = field(default_factory=Counter)
+    dead_letters: dict[Position, str] = field(default_factory=dict)
+    late: dict[Position, RowKey] = field(default_factory=dict)
+    # Bounds a correct count must respect, computed by the model rather than the checker.
+    lo: Counter[RowKey] = field(default_factory=Counter)
+    hi: Counter[RowKey] = field(default_factory=Counter)
+    acked_dead: list[Position] = field(default_factory=list)
+    acked_valid: list[tuple[Position, RowKey]] = field(default_factory=list)
+
+    def snapshot(self, **changes: object) -> SinkSnapshot:
+        exact = SinkSnapshot(WINDOW, dict(self.counts), dict(self.dead_letters), dict(self.late))
+        return replace(exact, **changes)  # type: ignore[arg-type]
+
+
+def build(sends: list[Send]) -> World:
+    world = World(History(clock=iter(range(10**6)).__next__))
+    offsets: Counter[int] = Counter()
+    for index, send in enumerate(sends):
+        if send.kind == "valid":
+            expected = Expected.valid(PageView(f"t-{index}", send.site_id, "/", send.ts_ms))
+        else:
+            expected = Expected.dead("invalid_json")
+        world.history.invoke(index, expected)
+        partition = index % 3
+        position = (TOPIC, partition, offsets[partition])
+        if send.in_log:
+            offsets[partition] += 1
+        if send.outcome == "ok":
+            world.history.ok(index, expected, *position)
+        elif send.outcome == "fail":
+            world.history.fail(index, expected, "purged")
+        elif send.outcome == "info":
+            world.history.info(index, expected, "timed out")
+        if send.kind == "dead":
+            if send.in_log:
+                world.dead_letters[position] = "invalid_json"
+            if send.outcome == "ok":
+                world.acked_dead.append(position)
+            continue
+        if send.outcome == "fail":
+            continue
+        if send.in_log and send.late:
+            world.late[position] = send.row
+        elif send.in_log:
+            world.counts[send.row] += 1
+        if send.outcome == "ok":
+            world.acked_valid.append((position, send.row))
+            world.lo[send.row] += 0 if send.late else 1
+        # An info send not reported late may yet be counted.
+        world.hi[send.row] += 0 if (send.in_log and send.late) else 1
+    return world
+
+
+def sends_strategy(outcomes: tuple[Outcome, ...]) -> st.SearchStrategy[list[Send]]:
+    send = st.builds(
+        Send,
+        kind=st.sampled_from(["valid", "valid", "valid", "dead"]),
+        site_id=st.sampled_from(SITES),
+        ts_ms=st.integers(1_700_000_000_000, 1_700_000_000_000 + 3 * WINDOW),
+        outcome=st.sampled_from(outcomes),
+        late=st.booleans(),
+        written=st.booleans(),
+    )
+    # A first acknowledged valid event guarantees at least one row to damage.
+    first = st.builds(replace, send, kind=st.just("valid"), outcome=st.just("ok"))
+    return st.tuples(first, st.lists(send, max_size=40)).map(lambda t: [t[0], *t[1]])
+
+
+determinate = sends_strategy(("ok", "ok", "ok", "fail"))
+any_outcome = sends_strategy(("ok", "ok", "fail", "info", "none"))
+fast = settings(max_examples=60, deadline=None)
+
+
+def assert_invalid(verdict: Verdict) -> None:
+    assert verdict.valid is False, verdict.explain()
+
+
+@fast
+@given(sends=any_outcome)
+def test_an_exactly_once_snapshot_is_valid(sends: list[Send]) -> None:
+    world = build(sends)
+    verdict = check(world.history, world.snapshot())
+    assert verdict.valid is True, verdict.explain()
+    assert verdict.rows == ()
+    assert verdict.summary is not None
+    assert verdict.summary.attempted == len(sends)
+
+
+@fast
+@given(sends=determinate)
+def test_without_info_counts_are_conserved(sends: list[Send]) -> None:
+    world = build(sends)
+    summary = check(world.history, world.snapshot()).summary
+    assert summary is not None
+    assert summary.indeterminate == 0
+    assert summary.counted_total + summary.dead_lettered + summary.late == summary.acknowledged
+
+
+@fast
+@given(sends=any_outcome, data=st.data())
+def test_one_over_the_upper_bound_is_one_duplicate_on_exactly_that_row(
+    sends: list[Send], data: st.DataObject
+) -> None:
+    world = build(sends)
+    row = data.draw(st.sampled_from(sorted(world.hi)))
+    verdict = check(world.history, world.snapshot(counts={**world.counts, row: world.hi[row] + 1}))
+    assert_invalid(verdict)
+    assert [(r.site_id, r.window_start_ms, r.duplicated, r.lost) for r in verdict.rows] == [(*row, 1, 0)]
+    assert verdict.summary is not None
+    assert (verdict.summary.duplicated, verdict.summary.lost) == (1, 0)
+
+
+@fast
+@given(sends=any_outcome, data=st.data())
+def test_one_under_the_lower_bound_is_one_lost_on_exactly_that_row(
+    sends: list[Send], data: st.DataObject
+) -> None:
+    world = build(sends)
+    row = data.draw(st.sampled_from(sorted(world.hi)))
+    verdict = check(world.history, world.snapshot(counts={**world.counts, row: world.lo[row] - 1}))
+    assert_invalid(verdict)
+    assert [(r.site_id, r.window_start_ms, r.lost, r.duplicated) for r in verdict.rows] == [(*row, 1, 0)]
+
+
+@fast
+@given(sends=determinate, data=st.data())
+def test_without_info_adding_one_to_any_row_is_a_duplicate(sends: list[Send], data: st.DataObject) -> None:
+    world = build(sends)
+    row = data.draw(st.sampled_from(sorted(world.hi)))
+    assert world.lo[row] == world.hi[row]
+    counts = {**world.counts, row: world.counts[row] + 1}
+    verdict = check(world.history, world.snapshot(counts=counts))
+    assert_invalid(verdict)
+    assert [r.duplicated for r in verdict.rows] == [1]
+
+
+@fast
+@given(sends=any_outcome, data=st.data())
+def test_info_sends_widen_a_row_to_any_count_between_the_bounds(
+    sends: list[Send], data: st.DataObject
+) -> None:
+    world = build(sends)
+    counts = {row: data.draw(st.integers(world.lo[row], world.hi[row])) for row in world.hi}
+    verdict = check(world.history, world.snapshot(counts=counts))
+    assert verdict.valid is True, verdict.explain()
+
+
+def test_an_info_send_allows_its_row_one_more_but_no_other_row() -> None:
+    t0 = 1_700_000_000_000
+    sends = [Send("valid", "site-000", t0, "ok", False, False)]
+    sends.append(Send("valid", "site-000", t0, "info", False, False))
+    world = build(sends)
+    row = ("site-000", window_start_ms(t0, WINDOW))
+    assert check(world.history, world.snapshot(counts={row: 2})).valid is True
+    assert check(world.history, world.snapshot(counts={row: 1})).valid is True
+    verdict = check(world.history, world.snapshot(counts={row: 2, ("site-001", row[1]): 1}))
+    assert_invalid(verdict)
+    assert [(r.site_id, r.unexpected) for r in verdict.rows] == [("site-001", 1)]
+
+
+@fast
+@given(sends=any_outcome, extra=st.integers(1, 5))
+def test_a_row_no_send_could_reach_is_unexpected(sends: list[Send], extra: int) -> None:
+    world = build(sends)
+    stray = ("site-999", 1_700_000_000_000 - 1_700_000_000_000 % WINDOW)
+    verdict = check(world.history, world.snapshot(counts={**world.counts, stray: extra}))
+    assert_invalid(verdict)
+    assert [(r.site_id, r.unexpected, r.duplicated) for r in verdict.rows] == [("site-999", extra, 0)]
+    assert verdict.summary is not None
+    assert verdict.summary.unexpected == extra
+
+
+@fast
+@given(sends=any_outcome, data=st.data())
+def test_a_missing_dead_letter_is_lost(sends: list[Send], data: st.DataObject) -> None:
+    world = build([*sends, Send("dead", "site-000", 0, "ok", False, True)])
+    position = data.draw(st.sampled_from(world.acked_dead))
+    dead = {p: r for p, r in world.dead_letters.items() if p != position}
+    verdict = check(world.history, world.snapshot(dead_letters=dead))
+    assert_invalid(verdict)
+    assert [(p.kind, p.position) for p in verdict.dead_letter_problems] == [("lost", position)]
+    assert verdict.rows == ()
+
+
+@fast
+@given(sends=any_outcome, data=st.data())
+def test_a_dead_letter_with_the_wrong_reason_is_misclassified(sends: list[Send], data: st.DataObject) -> None:
+    world = build([*sends, Send("dead", "site-000", 0, "ok", False, True)])
+    position = data.draw(st.sampled_from(world.acked_dead))
+    dead = {**world.dead_letters, position: "missing_site_id"}
+    verdict = check(world.history, world.snapshot(dead_letters=dead))
+    assert_invalid(verdict)
+    assert [(p.kind, p.position) for p in verdict.dead_letter_problems] == [("misclassified", position)]
+
+
+@fast
+@given(sends=determinate, data=st.data())
+def test_dead_lettering_an_acknowledged_valid_event_is_unexpected(
+    sends: list[Send], data: st.DataObject
+) -> None:
+    world = build(sends)
+    position, _ = data.draw(st.sampled_from(world.acked_valid))
+    dead = {**world.dead_letters, position: "invalid_json"}
+    verdict = check(world.history, world.snapshot(dead_letters=dead))
+    assert_invalid(verdict)
+    assert ("unexpected", position) in [(p.kind, p.position) for p in verdict.dead_letter_problems]
+
+
+def test_a_dead_letter_at_an_unknown_offset_is_unexpected_unless_an_info_send_explains_it() -> None:
+    sends = [Send("valid", "site-000", 0, "ok", False, False)]
+    world = build(sends)
+    stranger = (TOPIC, 2, 1000)
+    verdict = check(world.history, world.snapshot(dead_letters={stranger: "invalid_json"}))
+    assert_invalid(verdict)
+    assert [(p.kind, p.position) for p in verdict.dead_letter_problems] == [("unexpected", stranger)]
+    world = build([*sends, Send("dead", "site-000", 0, "info", False, False)])
+    assert check(world.history, world.snapshot(dead_letters={stranger: "oversized"})).valid is True
+    two = {stranger: "oversized", (TOPIC, 2, 1001): "oversized"}
+    assert check(world.history, world.snapshot(dead_letters=two)).valid is False
+
+
+@fast
+@given(sends=determinate)
+def test_a_late_report_for_an_unknown_offset_is_unexpected(sends: list[Send]) -> None:
+    world = build(sends)
+    stranger = (TOPIC, 0, 10**9)
+    verdict = check(world.history, world.snapshot(late={**world.late, stranger: sends[0].row}))
+    assert_invalid(verdict)
+    assert [(p.kind, p.position) for p in verdict.late_problems] == [("unexpected", stranger)]
+
+
+def test_a_late_report_in_the_wrong_row_is_flagged() -> None:
+    t0 = 1_700_000_000_000
+    world = build([Send("valid", "site-000", t0, "ok", True, True)])
+    ((position, row),) = world.acked_valid
+    wrong = (row[0], row[1] + WINDOW)
+    verdict = check(world.history, world.snapshot(late={position: wrong}))
+    assert_invalid(verdict)
+    assert [p.kind for p in verdict.late_problems] == ["wrong_row"]
+    assert verdict.rows == ()
+
+
+def test_counting_an_event_that_was_also_reported_late_is_a_duplicate() -> None:
+    t0 = 1_700_000_000_000
+    world = build([Send("valid", "site-000", t0, "ok", True, True)])
+    ((_, row),) = world.acked_valid
+    verdict = check(world.history, world.snapshot(counts={row: 1}))
+    assert_invalid(verdict)
+    assert [(r.duplicated, r.late) for r in verdict.rows] == [(1, 1)]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"counts": {("site-000",): 1}},
+        {"counts": {"site-000": 1}},
+        {"counts": {("site-000", "1700000000000"): 1}},
+        {"counts": {("site-000", 0): "1"}},
+        {"dead_letters": {(TOPIC, 0): "invalid_json"}},
+        {"late": {(TOPIC, 0, 1): "site-000"}},
+        {"window_ms": 0},
+    ],
+)
+def test_a_snapshot_the_checker_cannot_read_gives_unknown_never_valid(
+    damage: dict[str, object],
+) -> None:
+    world = build([Send("valid", "site-000", 0, "ok", False, False)])
+    verdict = check(world.history, world.snapshot(**damage))
+    assert verdict.valid is None
+    assert verdict.error
+    assert verdict.explain().startswith("UNKNOWN")
+
+
+def test_an_inconsistent_history_gives_unknown() -> None:
+    world = build([Send("valid", "site-000", 0, "ok", False, False)])
+    ops = world.history.ops
+    assert check([*ops, ops[-1]], world.snapshot()).valid is None
+    assert check(ops[1:], world.snapshot()).valid is None
+    assert "completed twice" in (check([*ops, ops[-1]], world.snapshot()).error or "")
+
+
+def test_explain_shows_only_differing_rows_and_stays_bounded() -> None:
+    t0 = 1_700_000_000_000
+    sends = [Send("valid", SITES[i % 3], t0 + (i // 3) * WINDOW, "ok", False, False) for i in range(150)]
+    world = build(sends)
+    damaged = sorted(world.counts)[:40]
+    counts = {**world.counts, **{row: world.counts[row] + 2 for row in damaged}}
+    text = check(world.history, world.snapshot(counts=counts)).explain()
+    assert text.startswith("INVALID: 40 row(s) differ")
+    assert "... 10 more" in text
+    assert "summary: attempted=150 acknowledged=150" in text
+    assert "duplicated=80" in text
+    first = damaged[0]
+    assert f"{first[0]}  2023-11-14T22:13:00.000Z  1         3        +2" in text
+    # Only site-000 rows were damaged; the rest must stay out of the table.
+    assert "site-001" not in text
+    assert "site-002" not in text
+    assert len([line for line in text.splitlines() if line.startswith("  site-000")]) == 30
+
+
+def test_explain_of_a_valid_verdict_has_no_table() -> None:
+    world = build([Send("valid", "site-000", 0, "ok", False, False)])
+    text = check(world.history, world.snapshot()).explain()
+    assert text.splitlines()[0] == "VALID: 0 row(s) differ"
+    assert "site  " not in text
