@@ -20,12 +20,21 @@ def eventually(
     expected: str,
     timeout_s: float,
     diagnose: Callable[[], str] | None = None,
+    abort: Callable[[], str | None] | None = None,
     interval_s: float = 0.25,
 ) -> T:
-    """Call `probe` until `ready(value)`; on timeout raise with the last value and a diagnosis."""
+    """Call `probe` until `ready(value)`; on timeout raise with the last value and a diagnosis.
+
+    `abort` returns a reason when waiting longer is pointless (the process that would get there
+    has died): then this raises at once instead of at the deadline.
+    """
     deadline = time.monotonic() + timeout_s
     last: object = "<never probed>"
     while True:
+        reason = abort() if abort else None
+        if reason:
+            detail = diagnose() if diagnose else ""
+            raise ConvergenceTimeout(f"gave up waiting for {expected}: {reason}\n{detail}".rstrip())
         try:
             value = probe()
         except Exception as error:  # a probe of a service that is down is not a failure yet

@@ -90,7 +90,17 @@ class Trial:
             expected=f"offsets {target} consumed by {self.spec.topic}",
             timeout_s=timeout_s,
             diagnose=self.diagnosis,
+            abort=self._driver_gone,
         )
+
+    def _driver_gone(self) -> str | None:
+        if not self.drivers:
+            return "no driver was started"
+        code = self.drivers[-1].exit_code()
+        if code is None:
+            return None
+        tail = "\n".join(self.drivers[-1].logs().splitlines()[-15:])
+        return f"driver {self.drivers[-1].name} exited with code {code}; its log ends:\n{tail}"
 
     def snapshot(self) -> SinkSnapshot:
         with cassandra_session(self.stack.cassandra_host, self.stack.cassandra_port) as session:

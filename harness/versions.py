@@ -14,7 +14,7 @@ ENV_PREFIX = "TALLY_"
 class Versions:
     """A version set of the stack. Override any field with TALLY_<FIELD> or --<field> options."""
 
-    spark: str = "4.1.1"
+    spark: str = "4.0.0"
     kafka: str = "4.1.1"
     cassandra: str = "5.0.6"
     # Empty means "the same as spark", which is what a real deployment uses.

@@ -63,7 +63,9 @@ class KafkaFrames:
 
     def __call__(self, records: Sequence[KafkaRecord]) -> DataFrame:
         appended = dt.datetime(2024, 1, 1)  # the broker's timestamp: the pipeline never reads it
-        rows = [(None, value, self.topic, partition, offset, appended, 0) for partition, offset, value in records]
+        rows = [
+            (None, value, self.topic, partition, offset, appended, 0) for partition, offset, value in records
+        ]
         return self.spark.createDataFrame(rows, self.schema)
 
 

@@ -1,0 +1,393 @@
+"""The real streaming path, parse -> count -> sink plan, against a model of Cassandra's last-write-wins cells.
+
+Each scenario stages its micro-batches as parquet files shaped like Kafka source rows, then feeds them
+one file per trigger to a local streaming query whose foreachBatch does what CassandraSink.write does
+(watermark from the checkpoint, sink_rows, plan_writes) and applies the writes to `LwwStore`.
+Oracles are plain Python: a Counter of valid events, and Spark's documented watermark rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from hypothesis import currently_in_test_context, event, given, note, settings
+from hypothesis import strategies as st
+from lww_model import LwwStore
+from pyspark.errors import StreamingQueryException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from pipeline.checkpoint import batch_watermark_ms
+from pipeline.counting import sink_input, sink_rows
+from pipeline.parse import parse_events
+from pipeline.sink import BatchWrites, plan_writes
+
+if TYPE_CHECKING:
+    from conftest import KafkaFrames
+
+BASE_MS = 1_700_000_000_000  # a multiple of the window, so windows start at BASE_MS + k * WINDOW_MS
+WINDOW, WINDOW_MS = "10 seconds", 10_000
+GENEROUS, GENEROUS_MS = "1 hour", 3_600_000
+SMALL, SMALL_MS = "5 seconds", 5_000
+MAX_EVENT_BYTES, COPY_BYTES = 1024, 64
+STRIDE = 1_000  # offsets of file k are k * STRIDE + i
+SITES = ("a", "b", "c")
+
+# A streaming example costs a few seconds (the query, then ~1 s per trigger), about ten parse
+# examples: run a third of the profile's examples, several micro-batches each.
+STREAMING = settings(max_examples=max(2, settings.default.max_examples // 3))
+
+
+@dataclass(frozen=True)
+class Pageview:
+    site: str
+    at_ms: int  # event time, after BASE_MS
+
+
+Record = Pageview | bytes  # bytes: a value that is not an event
+
+
+@dataclass(frozen=True)
+class Attempt:
+    batch_id: int
+    watermark_ms: int
+    writes: BatchWrites
+
+
+@dataclass
+class Run:
+    files: list[list[Record]]
+    attempts: list[Attempt] = field(default_factory=list)
+    store: LwwStore = field(default_factory=LwwStore)
+
+
+def offset_of(file: int, index: int) -> int:
+    return file * STRIDE + index
+
+
+def value_of(record: Record, offset: int) -> bytes:
+    if isinstance(record, bytes):
+        return record
+    return json.dumps(
+        {"event_id": f"e{offset}", "site_id": record.site, "ts": BASE_MS + record.at_ms}
+    ).encode()
+
+
+def window_start(at_ms: int) -> int:
+    return (BASE_MS + at_ms) // WINDOW_MS * WINDOW_MS
+
+
+def stage(frames: KafkaFrames, files: Sequence[Sequence[Record]], staging: Path) -> list[Path]:
+    """Writes every micro-batch in one Spark job; returns one parquet file per micro-batch."""
+    records = [
+        (0, offset_of(k, i), value_of(record, offset_of(k, i)))
+        for k, file in enumerate(files)
+        for i, record in enumerate(file)
+    ]
+    (
+        frames(records)
+        .withColumn("file", F.floor(F.col("offset") / STRIDE))
+        .repartition(1)
+        .write.partitionBy("file")
+        .parquet(str(staging))
+    )
+    parts = [sorted((staging / f"file={k}").glob("*.parquet")) for k in range(len(files))]
+    assert all(len(part) == 1 for part in parts), parts
+    return [part[0] for part in parts]
+
+
+def run_stream(
+    spark: SparkSession,
+    frames: KafkaFrames,
+    workdir: Path,
+    files: list[list[Record]],
+    lateness: str,
+    crash_after: Callable[[Attempt], bool] = lambda attempt: False,
+) -> Run:
+    """Streams `files` one per trigger; `crash_after` fails the first attempt it matches after its writes."""
+    run = Run(files)
+    source, checkpoint = workdir / "source", workdir / "checkpoint"
+    source.mkdir()
+    staged = stage(frames, files, workdir / "staging")
+    crashed: list[Attempt] = []
+
+    def write_batch(batch: DataFrame, batch_id: int) -> None:
+        watermark_ms = batch_watermark_ms(spark, str(checkpoint), batch_id)
+        attempt = Attempt(
+            batch_id,
+            watermark_ms,
+            plan_writes(sink_rows(batch, watermark_ms).collect(), batch_id, watermark_ms),
+        )
+        run.attempts.append(attempt)
+        run.store.apply(attempt.writes)
+        if not crashed and crash_after(attempt):
+            crashed.append(attempt)
+            raise RuntimeError(f"crash after the writes of batch {batch_id}, before Spark commits it")
+
+    def start() -> Any:
+        records = spark.readStream.schema(frames.schema).option("maxFilesPerTrigger", 1).parquet(str(source))
+        return (
+            sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, lateness)
+            .writeStream.outputMode("update")
+            .option("checkpointLocation", str(checkpoint))
+            .foreachBatch(write_batch)
+            .start()
+        )
+
+    query = start()
+    try:
+        for k, part in enumerate(staged):
+            part.rename(source / f"{k:05d}.parquet")
+            try:
+                query.processAllAvailable()
+            except StreamingQueryException:
+                if not crashed or crashed[0].batch_id != run.attempts[-1].batch_id:
+                    raise
+                query.stop()
+                query = start()  # a new driver: Spark replays the uncommitted batch from the checkpoint
+                query.processAllAvailable()
+        return run
+    finally:
+        query.stop()
+        if currently_in_test_context():
+            note(f"attempts: {[(a.batch_id, a.watermark_ms, str(a.writes)) for a in run.attempts]}")
+
+
+# --- oracles ------------------------------------------------------------------------------------
+
+
+def pageviews(run: Run) -> list[tuple[int, str, int]]:
+    """(offset, site, event time) of every valid event, in input order."""
+    return [
+        (offset_of(k, i), record.site, record.at_ms)
+        for k, file in enumerate(run.files)
+        for i, record in enumerate(file)
+        if isinstance(record, Pageview)
+    ]
+
+
+def expected_watermarks(files: Sequence[Sequence[Record]], lateness_ms: int) -> list[int]:
+    """The watermark each file's batch runs with: max event time of earlier batches - lateness, or 0."""
+    watermarks, watermark = [], 0
+    for file in files:
+        watermarks.append(watermark)
+        times = [BASE_MS + record.at_ms for record in file if isinstance(record, Pageview)]
+        if times:
+            watermark = max(watermark, max(times) - lateness_ms)
+    return watermarks
+
+
+def counted(run: Run) -> dict[tuple[str, int], int]:
+    """(site, window start) -> views, as the pageviews table reads; checks each row's window end."""
+    rows = run.store.rows("pageviews")
+    for (_, start), row in rows.items():
+        assert row["window_end"] == start + WINDOW_MS
+    return {key: row["views"] for key, row in rows.items()}
+
+
+def assert_dead_letters(run: Run) -> None:
+    expected = {
+        ("pageviews", 0, offset_of(k, i)): (value[:COPY_BYTES], len(value))
+        for k, file in enumerate(run.files)
+        for i, value in enumerate(file)
+        if isinstance(value, bytes)
+    }
+    rows = run.store.rows("dead_letters")
+    assert {key: (row["raw"], row["raw_size"]) for key, row in rows.items()} == expected
+    assert all(row["reason"] is not None for row in rows.values())
+
+
+def assert_replays_change_nothing(run: Run) -> None:
+    """Any batch's writes applied again, after everything newer, leave every cell as it is."""
+    final = run.store.snapshot()
+    for attempt in run.attempts:
+        run.store.apply(attempt.writes)
+        assert run.store == final, (
+            f"re-applying batch {attempt.batch_id} ({attempt.writes}) changed the tables"
+        )
+
+
+# --- strategies ---------------------------------------------------------------------------------
+
+junk = st.sampled_from(
+    [b"", b"not json", b"\xff\xfe", b'{"site_id": "a", "ts": 1}', b"x" * (MAX_EVENT_BYTES + 1)]
+)
+times = st.one_of(st.integers(0, 120).map(lambda s: s * 1000), st.integers(0, 120_000))
+records = st.one_of(st.builds(Pageview, st.sampled_from(SITES), times), junk)
+micro_batches = st.lists(st.lists(records, min_size=1, max_size=8), min_size=1, max_size=4)
+
+
+@st.composite
+def drifting_batches(draw: st.DrawFn) -> list[list[Record]]:
+    """Micro-batches whose event times jump forward and back by more than the allowed lateness."""
+    files = []
+    for _ in range(draw(st.integers(2, 4))):
+        start = draw(st.integers(0, 60)) * 1000
+        seconds = st.integers(start // 1000, start // 1000 + 15).map(lambda s: s * 1000)
+        near = st.one_of(seconds, st.integers(start, start + 15_000))
+        files.append(
+            draw(
+                st.lists(
+                    st.one_of(st.builds(Pageview, st.sampled_from(SITES), near), junk), min_size=1, max_size=8
+                )
+            )
+        )
+    return files
+
+
+# --- (a) counts equal a Counter of the valid events ---------------------------------------------
+
+
+def check_counts_are_exact(run: Run) -> None:
+    expected = Counter((site, window_start(at)) for _, site, at in pageviews(run))
+    assert counted(run) == expected
+    assert run.store.rows("late_events") == {}
+    assert_dead_letters(run)
+    assert_replays_change_nothing(run)
+
+
+@STREAMING
+@given(files=micro_batches)
+def test_counts_equal_a_counter_of_valid_events(
+    spark: SparkSession,
+    kafka_frames: KafkaFrames,
+    tmp_path_factory: pytest.TempPathFactory,
+    files: list[list[Record]],
+) -> None:
+    run = run_stream(spark, kafka_frames, tmp_path_factory.mktemp("counts"), files, GENEROUS)
+    check_counts_are_exact(run)
+
+
+def test_counts_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path) -> None:
+    files: list[list[Record]] = [
+        [Pageview("a", 0), Pageview("a", 9_999), Pageview("b", 10_000), b"not json"],
+        [Pageview("a", 1_000), Pageview("b", 25_000), b""],
+        [Pageview("a", 10_000), Pageview("a", 2_000)],
+    ]
+    run = run_stream(spark, kafka_frames, tmp_path, files, GENEROUS)
+    assert counted(run) == {
+        ("a", BASE_MS): 4,
+        ("b", BASE_MS + 10_000): 1,
+        ("a", BASE_MS + 10_000): 1,
+        ("b", BASE_MS + 20_000): 1,
+    }
+    check_counts_are_exact(run)
+
+
+# --- (b) late events: counted + late == valid, and late means window end <= the batch's watermark --
+
+
+def check_late_events_are_exactly_the_dropped_ones(run: Run, lateness_ms: int) -> None:
+    watermarks = expected_watermarks(run.files, lateness_ms)
+    late = run.store.rows("late_events")
+    expected_late = {}
+    for offset, site, at in pageviews(run):
+        watermark = watermarks[offset // STRIDE]
+        if window_start(at) + WINDOW_MS <= watermark:
+            expected_late[("pageviews", 0, offset)] = (f"e{offset}", site, window_start(at), watermark)
+    for key, row in late.items():
+        assert row["window_start"] + WINDOW_MS <= row["watermark"], f"{key} reported late but {row}"
+    assert {
+        key: (row["event_id"], row["site_id"], row["window_start"], row["watermark"])
+        for key, row in late.items()
+    } == expected_late
+
+    valid = Counter((site, window_start(at)) for _, site, at in pageviews(run))
+    reported = Counter((row["site_id"], row["window_start"]) for row in late.values())
+    assert Counter(counted(run)) + reported == valid, "every valid event is counted or reported late, once"
+    assert_dead_letters(run)
+    assert_replays_change_nothing(run)
+
+
+@STREAMING
+@given(files=drifting_batches())
+def test_late_events_complement_the_counts(
+    spark: SparkSession,
+    kafka_frames: KafkaFrames,
+    tmp_path_factory: pytest.TempPathFactory,
+    files: list[list[Record]],
+) -> None:
+    run = run_stream(spark, kafka_frames, tmp_path_factory.mktemp("late"), files, SMALL)
+    event(f"late events: {len(run.store.rows('late_events'))}")
+    check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
+
+
+def test_late_events_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path) -> None:
+    files: list[list[Record]] = [
+        [Pageview("a", 20_000), Pageview("a", 25_000)],  # watermark becomes 20 s
+        # windows [0, 10) and [10, 20) end at or before 20 s: late; [15 s..] counts
+        [
+            Pageview("a", 9_999),
+            Pageview("b", 10_000),
+            Pageview("a", 19_999),
+            Pageview("a", 20_000),
+            b"\xff\xfe",
+        ],
+        [Pageview("c", 44_000)],  # watermark becomes 39 s
+        [Pageview("a", 29_000), Pageview("a", 30_000)],  # [20, 30) ended at 30 <= 39: late; [30, 40) counts
+    ]
+    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL)
+    assert counted(run) == {
+        ("a", BASE_MS + 20_000): 3,
+        ("c", BASE_MS + 40_000): 1,
+        ("a", BASE_MS + 30_000): 1,
+    }
+    late = {
+        key[2]: (row["site_id"], row["watermark"] - BASE_MS)
+        for key, row in run.store.rows("late_events").items()
+    }
+    assert late == {1000: ("a", 20_000), 1001: ("b", 20_000), 1002: ("a", 20_000), 3000: ("a", 39_000)}
+    check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
+
+
+# --- (c) replays: a batch re-run after a crash writes the same, and changes nothing ---------------
+
+
+def test_batch_replayed_after_a_crash_writes_the_same(
+    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path
+) -> None:
+    files: list[list[Record]] = [
+        [Pageview("a", 20_000), Pageview("b", 21_000)],
+        [Pageview("a", 22_000), Pageview("a", 1_000), b"not json"],  # one late event, one dead letter
+        [Pageview("a", 23_000), Pageview("b", 40_000)],
+    ]
+
+    def file_1_batch(attempt: Attempt) -> bool:
+        return bool(attempt.writes.dead_letters)
+
+    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, crash_after=file_1_batch)
+    replayed = [a for a in run.attempts if any(b.batch_id == a.batch_id for b in run.attempts if b is not a)]
+    assert len(replayed) == 2, f"expected exactly one batch run twice: {run.attempts}"
+    first, again = replayed
+    assert first.writes.dead_letters
+    assert first.writes.late_events
+    assert first.writes.pageviews
+    assert (again.watermark_ms, again.writes) == (first.watermark_ms, first.writes)
+    assert counted(run) == {
+        ("a", BASE_MS + 20_000): 3,
+        ("b", BASE_MS + 20_000): 1,
+        ("b", BASE_MS + 40_000): 1,
+    }
+    check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
+
+
+def test_older_batch_after_newer_changes_nothing(
+    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path
+) -> None:
+    files: list[list[Record]] = [[Pageview("a", 0)], [Pageview("a", 1_000)], [Pageview("a", 2_000)]]
+    run = run_stream(spark, kafka_frames, tmp_path, files, GENEROUS)
+    writing = [attempt for attempt in run.attempts if attempt.writes]
+    assert [attempt.writes.pageviews[0][3] for attempt in writing] == [1, 2, 3]
+    store = LwwStore()
+    store.apply(writing[2].writes)
+    store.apply(writing[0].writes)  # a zombie driver's stale batch, or a replay of an old one
+    store.apply(writing[1].writes)
+    store.apply(writing[2].writes)
+    assert store == run.store
+    assert counted(run) == {("a", BASE_MS): 3}
