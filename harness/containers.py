@@ -30,13 +30,34 @@ def labelled(image: str, name: str, command: list[str] | None = None) -> DockerC
     container = DockerContainer(image, name=f"tally-{name}-{os.getpid()}")
     if command:
         container.with_command(command)
-    return container.with_kwargs(network_mode="host", labels={LABEL: str(os.getpid())})
+    # init: tini as PID 1 forwards SIGTERM to the process, and a process that is not PID 1 can be
+    # killed by its own SIGKILL (the kernel ignores unhandled signals sent to init from inside).
+    return container.with_kwargs(network_mode="host", init=True, labels={LABEL: str(os.getpid())})
+
+
+class ContainerStartError(RuntimeError):
+    pass
 
 
 def start(container: DockerContainer, ready_line: str, timeout_s: float) -> DockerContainer:
+    """Start and wait for `ready_line` in the logs; a failure carries the container's last log lines."""
     _started.append(container)
     container.waiting_for(LogMessageWaitStrategy(ready_line).with_startup_timeout(int(timeout_s)))
-    return container.start()
+    try:
+        return container.start()
+    except Exception as error:
+        raise ContainerStartError(
+            f"{container.image} did not log {ready_line!r}: {str(error).splitlines()[0]}\n"
+            f"--- last log lines ---\n{_tail(container)}"
+        ) from error
+
+
+def _tail(container: DockerContainer, lines: int = 40) -> str:
+    try:
+        logs = container.get_wrapped_container().logs().decode(errors="replace")
+    except Exception as error:  # the container may be gone already
+        return f"<no logs: {error}>"
+    return "\n".join(logs.splitlines()[-lines:])
 
 
 def save_logs(container: DockerContainer, into: Path) -> Path:

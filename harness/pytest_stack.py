@@ -6,6 +6,8 @@ checkpoint, history), so tests never see each other's data.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,9 +26,11 @@ def versions() -> Versions:
 
 
 @pytest.fixture(scope="session")
-def stack(versions: Versions, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
+def stack(versions: Versions, pytestconfig: pytest.Config) -> Iterator[StackInfo]:
     ensure_engine()
-    stack = Stack(versions, ensure_images(versions), tmp_path_factory.mktemp("stack"))
+    # Not pytest's tmp_path: it keeps only the last few runs, and the logs must outlive them.
+    workdir = pytestconfig.rootpath / ".tally" / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    stack = Stack(versions, ensure_images(versions), workdir)
     try:
         yield stack.start()
     finally:

@@ -45,8 +45,7 @@ class StackInfo:
         return f"{self.cassandra_host}:{self.cassandra_port}"
 
 
-def _kafka(image: str) -> tuple[DockerContainer, str]:
-    port, controller = free_ports(2)
+def _kafka(image: str, port: int, controller: int) -> tuple[DockerContainer, str]:
     cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
     container = containers.labelled(image, "kafka").with_envs(
         KAFKA_PORT=str(port), KAFKA_CONTROLLER_PORT=str(controller), KAFKA_CLUSTER_ID=cluster_id
@@ -54,8 +53,7 @@ def _kafka(image: str) -> tuple[DockerContainer, str]:
     return containers.start(container, KAFKA_READY, 90), f"127.0.0.1:{port}"
 
 
-def _cassandra(image: str) -> tuple[DockerContainer, int]:
-    native, storage, ssl = free_ports(3)
+def _cassandra(image: str, native: int, storage: int, ssl: int) -> tuple[DockerContainer, int]:
     container = containers.labelled(image, "cassandra").with_envs(
         CASSANDRA_NATIVE_PORT=str(native),
         CASSANDRA_STORAGE_PORT=str(storage),
@@ -64,8 +62,9 @@ def _cassandra(image: str) -> tuple[DockerContainer, int]:
     return containers.start(container, CASSANDRA_READY, 180), native
 
 
-def _spark(image: str, shared_dir: Path) -> tuple[DockerContainer, DockerContainer, str]:
-    port, master_ui, worker_ui = free_ports(3)
+def _spark(
+    image: str, shared_dir: Path, port: int, master_ui: int, worker_ui: int
+) -> tuple[DockerContainer, DockerContainer, str]:
     url = f"spark://127.0.0.1:{port}"
     master = containers.labelled(
         image,
@@ -99,10 +98,12 @@ class Stack:
         started = time.monotonic()
         self._shared.mkdir(parents=True, exist_ok=True)
         containers.reap_orphans()
+        # All at once: ports handed out by separate calls could be handed out twice.
+        ports = free_ports(8)
         with ThreadPoolExecutor(max_workers=3) as pool:
-            kafka = pool.submit(_kafka, self._images.kafka)
-            cassandra = pool.submit(_cassandra, self._images.cassandra)
-            spark = pool.submit(_spark, self._images.spark, self._shared)
+            kafka = pool.submit(_kafka, self._images.kafka, *ports[0:2])
+            cassandra = pool.submit(_cassandra, self._images.cassandra, *ports[2:5])
+            spark = pool.submit(_spark, self._images.spark, self._shared, *ports[5:8])
             try:
                 kafka_container, bootstrap = kafka.result()
                 self._containers["kafka"] = kafka_container

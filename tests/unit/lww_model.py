@@ -4,12 +4,14 @@ This is test scaffolding, not the system under test. The rule (Cassandra's `Cell
 cell with the higher write timestamp wins; on a tie a tombstone (a null written) wins, and between
 two live cells the greater serialized value wins. An INSERT writes every listed column, so a row is
 present once inserted. `LAYOUT` mirrors pipeline/sink.py's statements and pipeline/schema.py's keys;
-test_sink_plan checks that mirror against the real CQL.
+`LwwStore.execute` checks each real INSERT against it, and test_sink_plan checks it against the DDL.
+`RecordingSession` stands in for a driver session: it only records what the sink prepares.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +34,36 @@ LAYOUT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("topic", "partition", "offset"),
     ),
 }
+
+
+INSERT = re.compile(r"INSERT INTO (\w+)\.(\w+) \(([^)]*)\) VALUES \(([^)]*)\) USING TIMESTAMP \?$")
+
+
+def parse_insert(cql: str) -> tuple[str, tuple[str, ...], int]:
+    """table, columns, and number of placeholders (timestamp included) of one of the sink's INSERTs."""
+    match = INSERT.match(cql)
+    if not match:
+        raise ValueError(f"not an INSERT ... USING TIMESTAMP ?: {cql}")
+    _, table, columns, values = match.groups()
+    return table, tuple(c.strip() for c in columns.split(",")), values.count("?") + 1
+
+
+@dataclass
+class Prepared:
+    cql: str
+    consistency_level: Any = None
+    is_idempotent: bool = False
+
+
+class RecordingSession:
+    """Enough of cassandra.cluster.Session for CassandraSink.__init__: prepare() records the CQL."""
+
+    def __init__(self) -> None:
+        self.prepared: list[Prepared] = []
+
+    def prepare(self, cql: str) -> Prepared:
+        self.prepared.append(Prepared(cql))
+        return self.prepared[-1]
 
 
 def serialized(value: Any) -> bytes:
@@ -86,6 +118,15 @@ class LwwStore:
             new = Cell(timestamp, bytes(value) if isinstance(value, bytearray) else value)
             if column not in cells or new.beats(cells[column]):
                 cells[column] = new
+
+    def execute(self, cql: str, rows: Iterable[Sequence[Any]]) -> str:
+        """Applies one prepared INSERT to each parameter tuple; returns the table written."""
+        table, columns, placeholders = parse_insert(cql)
+        if (columns, placeholders) != (LAYOUT[table][0], len(LAYOUT[table][0]) + 1):
+            raise ValueError(f"{cql} does not match the modelled layout {LAYOUT[table]}")
+        for params in rows:
+            self.insert(table, params)
+        return table
 
     def apply(self, writes: BatchWrites) -> None:
         for table, rows in (

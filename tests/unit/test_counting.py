@@ -1,32 +1,37 @@
-"""The real streaming path, parse -> count -> sink plan, against a model of Cassandra's last-write-wins cells.
+"""The real streaming path, parse -> count -> sink, against a model of Cassandra's last-write-wins cells.
 
 Each scenario stages its micro-batches as parquet files shaped like Kafka source rows, then feeds them
-one file per trigger to a local streaming query whose foreachBatch does what CassandraSink.write does
-(watermark from the checkpoint, sink_rows, plan_writes) and applies the writes to `LwwStore`.
-Oracles are plain Python: a Counter of valid events, and Spark's documented watermark rule.
+one file per trigger to a local streaming query. Its foreachBatch is a real CassandraSink, wired as
+job.run wires it (watermark from the checkpoint via batch_watermark_ms; sink_rows; plan_writes), whose
+session only records and whose INSERTs go to `LwwStore`. Oracles are plain Python: a Counter of the
+valid events, and the watermark rule of Spark's aggregation.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pytest
 from hypothesis import currently_in_test_context, event, given, note, settings
 from hypothesis import strategies as st
-from lww_model import LwwStore
+from lww_model import LwwStore, Prepared, RecordingSession
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from pipeline import sink as sink_module
 from pipeline.checkpoint import batch_watermark_ms
-from pipeline.counting import sink_input, sink_rows
+from pipeline.counting import sink_input
+from pipeline.failpoints import Failpoints
 from pipeline.parse import parse_events
-from pipeline.sink import BatchWrites, plan_writes
+from pipeline.sink import BatchWrites, CassandraSink
 
 if TYPE_CHECKING:
     from conftest import KafkaFrames
@@ -38,6 +43,7 @@ SMALL, SMALL_MS = "5 seconds", 5_000
 MAX_EVENT_BYTES, COPY_BYTES = 1024, 64
 STRIDE = 1_000  # offsets of file k are k * STRIDE + i
 SITES = ("a", "b", "c")
+NO_DATA_BATCHES = "spark.sql.streaming.noDataMicroBatches.enabled"
 
 # A streaming example costs a few seconds (the query, then ~1 s per trigger), about ten parse
 # examples: run a third of the profile's examples, several micro-batches each.
@@ -55,8 +61,10 @@ Record = Pageview | bytes  # bytes: a value that is not an event
 
 @dataclass(frozen=True)
 class Attempt:
+    """One run of the sink for one batch: the watermark it read last and what it wrote."""
+
     batch_id: int
-    watermark_ms: int
+    watermark_ms: int | None
     writes: BatchWrites
 
 
@@ -108,38 +116,61 @@ def run_stream(
     workdir: Path,
     files: list[list[Record]],
     lateness: str,
+    idle_batches: bool = True,
     crash_after: Callable[[Attempt], bool] = lambda attempt: False,
 ) -> Run:
-    """Streams `files` one per trigger; `crash_after` fails the first attempt it matches after its writes."""
+    """Streams `files` one per trigger; `crash_after` fails the first attempt it matches after its writes.
+
+    With `idle_batches` (Spark's default), a batch that moves the watermark is followed by a no-data
+    batch, which records the same watermark as the next data batch. Without, as under a steady backlog,
+    each data batch directly follows the one that moved the watermark: only then does reading the
+    watermark of the wrong batch show.
+    """
     run = Run(files)
     source, checkpoint = workdir / "source", workdir / "checkpoint"
     source.mkdir()
     staged = stage(frames, files, workdir / "staging")
     crashed: list[Attempt] = []
+    read: list[int] = []  # the watermarks the sink read in the current batch
+    written: dict[str, list[tuple[Any, ...]]] = {}  # table -> parameters, in the current batch
+
+    def watermark_of(batch_id: int) -> int:  # as job.run wires it
+        read.append(batch_watermark_ms(spark, str(checkpoint), batch_id))
+        return read[-1]
+
+    def execute(session: Any, statement: Prepared, params: Sequence[tuple[Any, ...]], **_: Any) -> None:
+        written.setdefault(run.store.execute(statement.cql, params), []).extend(params)
+
+    sink = CassandraSink(RecordingSession(), "tally", watermark_of, Failpoints())  # type: ignore[arg-type]
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
-        watermark_ms = batch_watermark_ms(spark, str(checkpoint), batch_id)
-        attempt = Attempt(
-            batch_id,
-            watermark_ms,
-            plan_writes(sink_rows(batch, watermark_ms).collect(), batch_id, watermark_ms),
-        )
+        read.clear()
+        written.clear()
+        sink(batch, batch_id)
+        writes = BatchWrites(*(written.get(table, []) for table in ("pageviews", "dead_letters", "late_events")))
+        attempt = Attempt(batch_id, read[-1] if read else None, writes)
         run.attempts.append(attempt)
-        run.store.apply(attempt.writes)
         if not crashed and crash_after(attempt):
             crashed.append(attempt)
             raise RuntimeError(f"crash after the writes of batch {batch_id}, before Spark commits it")
 
     def start() -> Any:
         records = spark.readStream.schema(frames.schema).option("maxFilesPerTrigger", 1).parquet(str(source))
-        return (
-            sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, lateness)
-            .writeStream.outputMode("update")
-            .option("checkpointLocation", str(checkpoint))
-            .foreachBatch(write_batch)
-            .start()
-        )
+        # The query copies the session's configuration when it starts.
+        spark.conf.set(NO_DATA_BATCHES, str(idle_batches).lower())
+        try:
+            return (
+                sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, lateness)
+                .writeStream.outputMode("update")
+                .option("checkpointLocation", str(checkpoint))
+                .foreachBatch(write_batch)
+                .start()
+            )
+        finally:
+            spark.conf.unset(NO_DATA_BATCHES)
 
+    patch = mock.patch.object(sink_module, "execute_concurrent_with_args", execute)
+    patch.start()
     query = start()
     try:
         for k, part in enumerate(staged):
@@ -155,6 +186,7 @@ def run_stream(
         return run
     finally:
         query.stop()
+        patch.stop()
         if currently_in_test_context():
             note(f"attempts: {[(a.batch_id, a.watermark_ms, str(a.writes)) for a in run.attempts]}")
 
@@ -252,18 +284,6 @@ def check_counts_are_exact(run: Run) -> None:
     assert_replays_change_nothing(run)
 
 
-@STREAMING
-@given(files=micro_batches)
-def test_counts_equal_a_counter_of_valid_events(
-    spark: SparkSession,
-    kafka_frames: KafkaFrames,
-    tmp_path_factory: pytest.TempPathFactory,
-    files: list[list[Record]],
-) -> None:
-    run = run_stream(spark, kafka_frames, tmp_path_factory.mktemp("counts"), files, GENEROUS)
-    check_counts_are_exact(run)
-
-
 def test_counts_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path) -> None:
     files: list[list[Record]] = [
         [Pageview("a", 0), Pageview("a", 9_999), Pageview("b", 10_000), b"not json"],
@@ -277,6 +297,19 @@ def test_counts_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp_path
         ("a", BASE_MS + 10_000): 1,
         ("b", BASE_MS + 20_000): 1,
     }
+    check_counts_are_exact(run)
+
+
+@STREAMING
+@given(files=micro_batches, idle_batches=st.booleans())
+def test_counts_equal_a_counter_of_valid_events(
+    spark: SparkSession,
+    kafka_frames: KafkaFrames,
+    tmp_path_factory: pytest.TempPathFactory,
+    files: list[list[Record]],
+    idle_batches: bool,
+) -> None:
+    run = run_stream(spark, kafka_frames, tmp_path_factory.mktemp("counts"), files, GENEROUS, idle_batches)
     check_counts_are_exact(run)
 
 
@@ -305,23 +338,13 @@ def check_late_events_are_exactly_the_dropped_ones(run: Run, lateness_ms: int) -
     assert_replays_change_nothing(run)
 
 
-@STREAMING
-@given(files=drifting_batches())
-def test_late_events_complement_the_counts(
-    spark: SparkSession,
-    kafka_frames: KafkaFrames,
-    tmp_path_factory: pytest.TempPathFactory,
-    files: list[list[Record]],
+@pytest.mark.parametrize("idle_batches", [False, True], ids=["backlog", "idle_batches"])
+def test_late_events_example(
+    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path, idle_batches: bool
 ) -> None:
-    run = run_stream(spark, kafka_frames, tmp_path_factory.mktemp("late"), files, SMALL)
-    event(f"late events: {len(run.store.rows('late_events'))}")
-    check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
-
-
-def test_late_events_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path) -> None:
     files: list[list[Record]] = [
         [Pageview("a", 20_000), Pageview("a", 25_000)],  # watermark becomes 20 s
-        # windows [0, 10) and [10, 20) end at or before 20 s: late; [15 s..] counts
+        # windows [0, 10) and [10, 20) end at or before 20 s: late; [20, 30) counts
         [
             Pageview("a", 9_999),
             Pageview("b", 10_000),
@@ -332,7 +355,7 @@ def test_late_events_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp
         [Pageview("c", 44_000)],  # watermark becomes 39 s
         [Pageview("a", 29_000), Pageview("a", 30_000)],  # [20, 30) ended at 30 <= 39: late; [30, 40) counts
     ]
-    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL)
+    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, idle_batches)
     assert counted(run) == {
         ("a", BASE_MS + 20_000): 3,
         ("c", BASE_MS + 40_000): 1,
@@ -343,6 +366,20 @@ def test_late_events_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp
         for key, row in run.store.rows("late_events").items()
     }
     assert late == {1000: ("a", 20_000), 1001: ("b", 20_000), 1002: ("a", 20_000), 3000: ("a", 39_000)}
+    check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
+
+
+@STREAMING
+@given(files=drifting_batches(), idle_batches=st.booleans())
+def test_late_events_complement_the_counts(
+    spark: SparkSession,
+    kafka_frames: KafkaFrames,
+    tmp_path_factory: pytest.TempPathFactory,
+    files: list[list[Record]],
+    idle_batches: bool,
+) -> None:
+    run = run_stream(spark, kafka_frames, tmp_path_factory.mktemp("late"), files, SMALL, idle_batches)
+    event(f"late events: {len(run.store.rows('late_events'))}")
     check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
 
 

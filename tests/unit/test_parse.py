@@ -274,35 +274,6 @@ def assert_one_row_each(values: Sequence[bytes | None], rows: Sequence[Row]) -> 
             assert (row.event_id, row.site_id, row.event_time) == (None, None, None), row
 
 
-@given(values=any_values)
-@example(values=[b"", None, b"{}", b"[]", b"\xff", b'{"event_id":"e","site_id":"s","ts":0}'])
-def test_any_bytes_give_one_row_each_valid_or_dead(
-    kafka_frames: KafkaFrames, values: list[bytes | None]
-) -> None:
-    rows = parsed(kafka_frames, values)
-    assert_one_row_each(values, rows)
-    valid = [row for row in rows if row.reason is None]
-    dead = [row for row in rows if row.reason is not None]
-    assert len(valid) + len(dead) == len(values)
-    for row, value in zip(rows, values, strict=True):
-        expected = strict_event(value)
-        if expected is not None:
-            note(f"strict JSON reads {expected} from {value!r}")
-            assert (row.reason, row.event_id, row.site_id, row.event_ms) == (None, *expected)
-
-
-@given(records=st.lists(labelled_records(), min_size=1, max_size=30))
-def test_each_kind_of_record_gets_its_reason(kafka_frames: KafkaFrames, records: list[Labelled]) -> None:
-    values = [record.value for record in records]
-    rows = parsed(kafka_frames, values)
-    assert_one_row_each(values, rows)
-    for record, row in zip(records, rows, strict=True):
-        note(f"{record.case}: {record.value!r}")
-        assert row.reason == record.reason, f"{record.case}: {record.value!r} -> {row.reason}"
-        if record.event is not None:
-            assert (row.event_id, row.site_id, row.event_ms) == record.event
-
-
 def test_examples_of_each_reason(kafka_frames: KafkaFrames) -> None:
     """The properties above, on one readable example per outcome."""
     cases: dict[bytes | None, tuple[str | None, tuple[str, str, int] | None]] = {
@@ -346,6 +317,46 @@ def test_examples_of_each_reason(kafka_frames: KafkaFrames) -> None:
     assert got == cases
 
 
+@given(values=any_values)
+@example(values=[b"", None, b"{}", b"[]", b"\xff", b'{"event_id":"e","site_id":"s","ts":0}'])
+def test_any_bytes_give_one_row_each_valid_or_dead(
+    kafka_frames: KafkaFrames, values: list[bytes | None]
+) -> None:
+    rows = parsed(kafka_frames, values)
+    assert_one_row_each(values, rows)
+    valid = [row for row in rows if row.reason is None]
+    dead = [row for row in rows if row.reason is not None]
+    assert len(valid) + len(dead) == len(values)
+    for row, value in zip(rows, values, strict=True):
+        expected = strict_event(value)
+        if expected is not None:
+            note(f"strict JSON reads {expected} from {value!r}")
+            assert (row.reason, row.event_id, row.site_id, row.event_ms) == (None, *expected)
+
+
+@given(records=st.lists(labelled_records(), min_size=1, max_size=30))
+def test_each_kind_of_record_gets_its_reason(kafka_frames: KafkaFrames, records: list[Labelled]) -> None:
+    values = [record.value for record in records]
+    rows = parsed(kafka_frames, values)
+    assert_one_row_each(values, rows)
+    for record, row in zip(records, rows, strict=True):
+        note(f"{record.case}: {record.value!r}")
+        assert row.reason == record.reason, f"{record.case}: {record.value!r} -> {row.reason}"
+        if record.event is not None:
+            assert (row.event_id, row.site_id, row.event_ms) == record.event
+
+
+def test_dead_letter_copy_example(kafka_frames: KafkaFrames) -> None:
+    values: list[bytes | None] = [b"not json at all", b"\xff" * 300, b"", b"x"]
+    rows = parsed(kafka_frames, values, max_event_bytes=100, copy_bytes=4)
+    assert [(row.reason, row.raw, row.raw_size) for row in rows] == [
+        ("invalid_json", b"not ", 15),
+        ("oversized", b"\xff" * 4, 300),
+        ("empty_value", b"", 0),
+        ("invalid_json", b"x", 1),
+    ]
+
+
 @given(
     values=st.lists(
         st.one_of(st.none(), st.binary(max_size=200), labelled_records().map(lambda record: record.value)),
@@ -369,14 +380,3 @@ def test_dead_letter_copy_is_bounded_and_size_is_full(
             assert row.raw_size == len(value)
             assert bytes(row.raw) == value[:copy_bytes]
             assert row.reason != "oversized" or len(value) > max_event_bytes
-
-
-def test_dead_letter_copy_example(kafka_frames: KafkaFrames) -> None:
-    values: list[bytes | None] = [b"not json at all", b"\xff" * 300, b"", b"x"]
-    rows = parsed(kafka_frames, values, max_event_bytes=100, copy_bytes=4)
-    assert [(row.reason, row.raw, row.raw_size) for row in rows] == [
-        ("invalid_json", b"not ", 15),
-        ("oversized", b"\xff" * 4, 300),
-        ("empty_value", b"", 0),
-        ("invalid_json", b"x", 1),
-    ]

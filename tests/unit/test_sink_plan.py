@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lww_model import LAYOUT
+from lww_model import LAYOUT, Prepared, RecordingSession, parse_insert
 from pyspark.sql import Row
 
 from pipeline import sink as sink_module
@@ -162,33 +161,6 @@ def test_empty_batch_plans_nothing() -> None:
 # --- CassandraSink.write, with a session that records instead of connecting ---------------------
 
 
-@dataclass
-class Prepared:
-    cql: str
-    consistency_level: Any = None
-    is_idempotent: bool = False
-
-
-class RecordingSession:
-    def __init__(self) -> None:
-        self.prepared: list[Prepared] = []
-
-    def prepare(self, cql: str) -> Prepared:
-        self.prepared.append(Prepared(cql))
-        return self.prepared[-1]
-
-
-INSERT = re.compile(r"INSERT INTO (\w+)\.(\w+) \(([^)]*)\) VALUES \(([^)]*)\) USING TIMESTAMP \?$")
-
-
-def insert_layout(cql: str) -> tuple[str, tuple[str, ...], int]:
-    """table, columns, and the number of placeholders of one of the sink's INSERTs."""
-    match = INSERT.match(cql)
-    assert match, cql
-    _, table, columns, values = match.groups()
-    return table, tuple(c.strip() for c in columns.split(",")), values.count("?") + 1
-
-
 def primary_key(ddl: str) -> tuple[str, ...]:
     match = re.search(r"PRIMARY KEY \(\((.*?)\)(?:, *(.*?))?\)", ddl)
     assert match, ddl
@@ -198,7 +170,7 @@ def primary_key(ddl: str) -> tuple[str, ...]:
 def test_model_layout_mirrors_the_sinks_statements_and_the_schema() -> None:
     session = RecordingSession()
     CassandraSink(session, "ks", lambda batch_id: 0, Failpoints())  # type: ignore[arg-type]
-    inserts = [insert_layout(prepared.cql) for prepared in session.prepared]
+    inserts = [parse_insert(prepared.cql) for prepared in session.prepared]
     layouts = {table: (columns, placeholders) for table, columns, placeholders in inserts}
     assert set(layouts) == set(LAYOUT) == set(TABLES)
     for table, (columns, key) in LAYOUT.items():
@@ -227,7 +199,7 @@ def test_sink_writes_each_kind_to_its_table_fenced_by_batch_id(
     executed: list[tuple[str, Sequence[Any]]] = []
 
     def execute(session: Any, statement: Prepared, params: Sequence[tuple[Any, ...]], **_: Any) -> None:
-        table, _, placeholders = insert_layout(statement.cql)
+        table, _, placeholders = parse_insert(statement.cql)
         assert all(len(p) == placeholders for p in params), (table, params)
         executed.extend((table, p) for p in params)
 
