@@ -18,8 +18,9 @@ def ensure_pyspark(versions: Versions) -> None:
         installed = None
     if installed != versions.spark:
         print(f"[harness] pip install pyspark=={versions.spark} (found {installed})", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", f"pyspark=={versions.spark}"],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", f"pyspark=={versions.spark}"], check=True
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

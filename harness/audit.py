@@ -96,16 +96,23 @@ def run(opts: AuditOptions) -> int:
             trial.close()
     finally:
         stack.close()
-    step(f"verdict: {'VALID' if verdict.valid else 'INVALID' if verdict.valid is False else 'UNKNOWN'}",
-         started)
+    step(
+        f"verdict: {'VALID' if verdict.valid else 'INVALID' if verdict.valid is False else 'UNKNOWN'}",
+        started,
+    )
     return 0 if verdict.valid else 1
 
 
 def _exercise(trial: Trial, opts: AuditOptions, started: float) -> Verdict:
     def workload(phase: int) -> WorkloadSpec:
-        return WorkloadSpec(seed=opts.seed * 100 + phase, events=opts.events, sites=opts.sites,
-                            start_ms=START_MS + phase * 3 * 60_000, spread_ms=5 * 60_000,
-                            malformed_fraction=opts.malformed_fraction)
+        return WorkloadSpec(
+            seed=opts.seed * 100 + phase,
+            events=opts.events,
+            sites=opts.sites,
+            start_ms=START_MS + phase * 3 * 60_000,
+            spread_ms=5 * 60_000,
+            malformed_fraction=opts.malformed_fraction,
+        )
 
     sent = trial.produce(workload(0))
     step(f"produced {sent.acknowledged}/{sent.attempted} acknowledged at {sent.rate:,.0f}/s", started)

@@ -54,7 +54,9 @@ def ensure_engine(timeout_s: float = 90.0) -> None:
             return
         time.sleep(0.5)
     tail = DOCKERD_LOG.read_text(errors="replace").splitlines()[-20:]
-    raise DockerEngineError(f"dockerd did not answer within {timeout_s:.0f} s; its log ends:\n" + "\n".join(tail))
+    raise DockerEngineError(
+        f"dockerd did not answer within {timeout_s:.0f} s; its log ends:\n" + "\n".join(tail)
+    )
 
 
 if __name__ == "__main__":

@@ -57,17 +57,30 @@ class Driver:
     def command(self) -> list[str]:
         s = self.spec
         cmd = [
-            "python3", "-m", "pipeline", "run",
-            "--bootstrap-servers", self.stack.bootstrap_servers,
-            "--topic", s.topic,
-            "--cassandra-hosts", self.stack.cassandra_hosts,
-            "--keyspace", s.keyspace,
-            "--checkpoint", str(s.checkpoint),
-            "--master", self.stack.spark_master,
-            "--trigger-interval", s.trigger_interval,
-            "--window", s.window,
-            "--allowed-lateness", s.allowed_lateness,
-            "--progress-log", str(s.progress_log),
+            "python3",
+            "-m",
+            "pipeline",
+            "run",
+            "--bootstrap-servers",
+            self.stack.bootstrap_servers,
+            "--topic",
+            s.topic,
+            "--cassandra-hosts",
+            self.stack.cassandra_hosts,
+            "--keyspace",
+            s.keyspace,
+            "--checkpoint",
+            str(s.checkpoint),
+            "--master",
+            self.stack.spark_master,
+            "--trigger-interval",
+            s.trigger_interval,
+            "--window",
+            s.window,
+            "--allowed-lateness",
+            s.allowed_lateness,
+            "--progress-log",
+            str(s.progress_log),
         ]
         if s.max_offsets_per_trigger:
             cmd += ["--max-offsets-per-trigger", str(s.max_offsets_per_trigger)]
@@ -107,7 +120,11 @@ class Driver:
     def exit_code(self) -> int | None:
         wrapped = self.container.get_wrapped_container()
         wrapped.reload()
-        return None if wrapped.status in ("created", "running", "paused") else int(wrapped.attrs["State"]["ExitCode"])
+        return (
+            None
+            if wrapped.status in ("created", "running", "paused")
+            else int(wrapped.attrs["State"]["ExitCode"])
+        )
 
     def logs(self) -> str:
         return self.container.get_wrapped_container().logs().decode(errors="replace")

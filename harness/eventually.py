@@ -45,7 +45,6 @@ def eventually(
             last = value
         if time.monotonic() >= deadline:
             detail = diagnose() if diagnose else ""
-            raise ConvergenceTimeout(
-                f"timed out after {timeout_s:.0f} s waiting for {expected}\nlast seen: {last}\n{detail}".rstrip()
-            )
+            message = f"timed out after {timeout_s:.0f} s waiting for {expected}\nlast seen: {last}\n{detail}"
+            raise ConvergenceTimeout(message.rstrip())
         time.sleep(interval_s)

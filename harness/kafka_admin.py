@@ -14,8 +14,13 @@ def create_topic(bootstrap_servers: str, topic: str, partitions: int) -> None:
 
 def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
     """Per partition, the offset the next record will get (log end offset)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "tally-harness-probe",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap_servers,
+            "group.id": "tally-harness-probe",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         metadata = consumer.list_topics(topic, timeout=30)
         partitions = sorted(metadata.topics[topic].partitions)

@@ -69,15 +69,34 @@ def _spark(
     master = containers.labelled(
         image,
         "spark-master",
-        ["spark-class", "org.apache.spark.deploy.master.Master",
-         "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(master_ui)],
+        [
+            "spark-class",
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--webui-port",
+            str(master_ui),
+        ],
     )
     containers.start(master, MASTER_READY, 90)
     worker = containers.labelled(
         image,
         "spark-worker",
-        ["spark-class", "org.apache.spark.deploy.worker.Worker", url, "--host", "127.0.0.1",
-         "--webui-port", str(worker_ui), "--cores", "2", "--memory", "2g"],
+        [
+            "spark-class",
+            "org.apache.spark.deploy.worker.Worker",
+            url,
+            "--host",
+            "127.0.0.1",
+            "--webui-port",
+            str(worker_ui),
+            "--cores",
+            "2",
+            "--memory",
+            "2g",
+        ],
     ).with_volume_mapping(str(shared_dir), str(shared_dir), mode="rw")
     containers.start(worker, WORKER_READY, 90)
     return master, worker, url
@@ -123,13 +142,14 @@ class Stack:
             spark_master=master_url,
             shared_dir=self._shared,
             logs_dir=self._logs,
-            containers={
-                role: c.get_wrapped_container().name for role, c in self._containers.items()
-            },
+            containers={role: c.get_wrapped_container().name for role, c in self._containers.items()},
         )
-        print(f"[stack] {self._versions.label()} up in {time.monotonic() - started:.1f} s: "
-              f"kafka {bootstrap}, cassandra 127.0.0.1:{cassandra_port}, spark {master_url}",
-              file=sys.stderr, flush=True)
+        print(
+            f"[stack] {self._versions.label()} up in {time.monotonic() - started:.1f} s: "
+            f"kafka {bootstrap}, cassandra 127.0.0.1:{cassandra_port}, spark {master_url}",
+            file=sys.stderr,
+            flush=True,
+        )
         return self.info
 
     def container(self, role: str) -> DockerContainer:

@@ -1,1 +1,1 @@
-"""Tally's pipeline: Kafka pageview events counted per site and event-time window, exactly once, into Cassandra."""
+"""Tally's pipeline: pageviews from Kafka, counted per site and event-time window exactly once."""

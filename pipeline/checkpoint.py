@@ -1,4 +1,4 @@
-"""Reads what Spark recorded in the checkpoint for a batch: the watermark that batch ran with."""
+"""Reads what Spark recorded in the checkpoint: the watermark a batch filtered late events with."""
 
 from __future__ import annotations
 
@@ -7,21 +7,33 @@ import json
 from pyspark.sql import SparkSession
 
 
-def batch_watermark_ms(spark: SparkSession, checkpoint: str, batch_id: int) -> int:
-    """The event-time watermark of batch `batch_id`, from `offsets/<batch_id>` (written before the batch ran).
-
-    The offset log is the source of truth Spark itself replays from, so a re-run of the batch gets
-    the same watermark and drops, and therefore reports, the same late events.
-    """
+def _batch_metadata(spark: SparkSession, checkpoint: str, batch_id: int) -> dict[str, object] | None:
     jvm = spark.sparkContext._jvm
     assert jvm is not None
     path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint.rstrip('/')}/offsets/{batch_id}")
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not fs.exists(path):
+        return None
     stream = fs.open(path)
     try:
         text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
     finally:
         stream.close()
     # Line 1 is the log version, line 2 the batch metadata, then one line of offsets per source.
-    metadata = json.loads(str(text).splitlines()[1])
-    return int(metadata.get("batchWatermarkMs", 0))
+    metadata: dict[str, object] = json.loads(str(text).splitlines()[1])
+    return metadata
+
+
+def late_event_watermark_ms(spark: SparkSession, checkpoint: str, batch_id: int) -> int:
+    """The watermark below which batch `batch_id`'s aggregation dropped input as late.
+
+    Spark (with statefulOperator.allowMultiple, the default) filters late rows by the *previous*
+    batch's watermark and evicts state by the current one; both are in the offset log, written
+    before the batch ran, so a replay of the batch finds the same value and reports the same events.
+    """
+    metadata = (batch_id > 0 and _batch_metadata(spark, checkpoint, batch_id - 1)) or _batch_metadata(
+        spark, checkpoint, batch_id
+    )
+    if metadata is None:
+        raise FileNotFoundError(f"no offsets/{batch_id} in checkpoint {checkpoint}")
+    return int(str(metadata.get("batchWatermarkMs", 0)))

@@ -49,23 +49,39 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--topic", required=True)
     run.add_argument("--cassandra-hosts", required=True, help="host[:port][,...] (default port 9042)")
     run.add_argument("--keyspace", required=True)
-    run.add_argument("--checkpoint", required=True, help="checkpoint directory, visible to driver and executors")
+    run.add_argument(
+        "--checkpoint", required=True, help="checkpoint directory, visible to driver and executors"
+    )
     run.add_argument("--master", default=PipelineConfig.master, help="spark://host:port or local[N]")
     run.add_argument("--trigger-interval", default=PipelineConfig.trigger_interval)
     run.add_argument("--window", default=PipelineConfig.window, help="event-time window length")
-    run.add_argument("--allowed-lateness", default=PipelineConfig.allowed_lateness,
-                     help="watermark delay: events later than this are reported, not counted")
-    run.add_argument("--starting-offsets", default=PipelineConfig.starting_offsets,
-                     help="earliest, latest or Kafka JSON offsets; used only by a new checkpoint")
+    run.add_argument(
+        "--allowed-lateness",
+        default=PipelineConfig.allowed_lateness,
+        help="watermark delay: events later than this are reported, not counted",
+    )
+    run.add_argument(
+        "--starting-offsets",
+        default=PipelineConfig.starting_offsets,
+        help="earliest, latest or Kafka JSON offsets; used only by a new checkpoint",
+    )
     run.add_argument("--max-offsets-per-trigger", type=int, default=None)
     run.add_argument("--max-event-bytes", type=int, default=PipelineConfig.max_event_bytes)
     run.add_argument("--replication-factor", type=int, default=PipelineConfig.replication_factor)
     run.add_argument("--shuffle-partitions", type=int, default=PipelineConfig.shuffle_partitions)
     run.add_argument("--progress-log", default=None, help="append each query progress here as JSON lines")
-    run.add_argument("--failpoint", action="append", default=[], dest="failpoints",
-                     help="activate a named failpoint (testing only), e.g. sink.after_write=crash")
-    run.add_argument("--sink", default=PipelineConfig.sink,
-                     help="MODULE:CLASS of the sink (testing only: the harness's wrong sinks)")
+    run.add_argument(
+        "--failpoint",
+        action="append",
+        default=[],
+        dest="failpoints",
+        help="activate a named failpoint (testing only), e.g. sink.after_write=crash",
+    )
+    run.add_argument(
+        "--sink",
+        default=PipelineConfig.sink,
+        help="MODULE:CLASS of the sink (testing only: the harness's wrong sinks)",
+    )
     return p
 
 

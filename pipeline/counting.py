@@ -33,23 +33,27 @@ def sink_input(events: DataFrame, window: str, allowed_lateness: str) -> DataFra
         F.col("window.end").alias("window_end"),
         "views",
     )
-    records = events.select(
-        F.when(F.col("reason").isNull(), F.lit(KIND_EVENT)).otherwise(F.lit(KIND_DEAD)).alias("kind"),
-        "site_id",
-        # window() filters out null times; dead letters have none, and must not be filtered.
-        F.window(F.coalesce("event_time", F.timestamp_millis(F.lit(0))), window).alias("window"),
-        "topic",
-        "partition",
-        "offset",
-        "event_id",
-        "reason",
-        "raw",
-        "raw_size",
-    ).select(
-        "*",
-        F.col("window.start").alias("window_start"),
-        F.col("window.end").alias("window_end"),
-    ).drop("window")
+    records = (
+        events.select(
+            F.when(F.col("reason").isNull(), F.lit(KIND_EVENT)).otherwise(F.lit(KIND_DEAD)).alias("kind"),
+            "site_id",
+            # window() filters out null times; dead letters have none, and must not be filtered.
+            F.window(F.coalesce("event_time", F.timestamp_millis(F.lit(0))), window).alias("window"),
+            "topic",
+            "partition",
+            "offset",
+            "event_id",
+            "reason",
+            "raw",
+            "raw_size",
+        )
+        .select(
+            "*",
+            F.col("window.start").alias("window_start"),
+            F.col("window.end").alias("window_end"),
+        )
+        .drop("window")
+    )
     return counts.unionByName(records, allowMissingColumns=True)
 
 

@@ -28,8 +28,9 @@ def parse(specs: Iterable[str]) -> dict[str, Failpoint]:
         name, _, rest = spec.partition("=")
         action, _, batch = rest.partition("@")
         if name not in POINTS or action not in ACTIONS:
-            raise ValueError(f"bad failpoint {spec!r}: use NAME=ACTION[@BATCH], NAME in {POINTS}, "
-                             f"ACTION in {ACTIONS}")
+            raise ValueError(
+                f"bad failpoint {spec!r}: use NAME=ACTION[@BATCH], NAME in {POINTS}, ACTION in {ACTIONS}"
+            )
         points[name] = Failpoint(action, int(batch) if batch else None)
     return points
 

@@ -12,7 +12,7 @@ from cassandra.cluster import Cluster
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
-from pipeline.checkpoint import batch_watermark_ms
+from pipeline.checkpoint import late_event_watermark_ms
 from pipeline.config import PipelineConfig
 from pipeline.counting import sink_input
 from pipeline.failpoints import Failpoints
@@ -49,6 +49,8 @@ def spark_session(config: PipelineConfig) -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
         .config("spark.ui.showConsoleProgress", "false")
+        # The sink mirrors this mode's late-row rule (previous batch's watermark): pin it.
+        .config("spark.sql.streaming.statefulOperator.allowMultiple", "true")
         .getOrCreate()
     )
 
@@ -97,7 +99,7 @@ def run(config: PipelineConfig) -> int:
     sink = sink_class(
         session,
         config.keyspace,
-        lambda batch_id: batch_watermark_ms(spark, config.checkpoint, batch_id),
+        lambda batch_id: late_event_watermark_ms(spark, config.checkpoint, batch_id),
         Failpoints(config.failpoints),
     )
     if config.progress_log:
@@ -111,11 +113,10 @@ def run(config: PipelineConfig) -> int:
         sink.stop()
         try:
             query.stop()
-        except Exception as error:  # the JVM may have taken the same signal and stopped first
-            print(f"query.stop(): {error}".splitlines()[0], file=sys.stderr, flush=True)
+        except Exception as stop_error:  # the JVM may have taken the same signal and stopped first
+            print(f"query.stop(): {stop_error}".splitlines()[0], file=sys.stderr, flush=True)
         cluster.shutdown()
         return 0
-    error = query.exception()
-    print(f"query terminated: {error}", file=sys.stderr, flush=True)
+    print(f"query terminated: {query.exception()}", file=sys.stderr, flush=True)
     cluster.shutdown()
     return 1

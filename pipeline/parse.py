@@ -59,9 +59,7 @@ def parse_events(records: DataFrame, max_event_bytes: int, dead_letter_copy_byte
         .when(ts_ms.isNull() | (ts_ms > MAX_TS_MS), "invalid_ts")
     )
     # Oversized values are neither decoded nor parsed: the dead letter only needs their size.
-    guarded = records.withColumn(
-        "json", F.when(size <= max_event_bytes, parsed)
-    )
+    guarded = records.withColumn("json", F.when(size <= max_event_bytes, parsed))
     valid = reason.isNull()
     return guarded.select(
         "topic",

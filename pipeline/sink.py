@@ -108,8 +108,11 @@ class CassandraSink:
             except TRANSIENT as error:
                 if time.monotonic() + delay > deadline:
                     raise
-                print(f"cassandra write failed ({error!r}); retrying in {delay:.1f} s",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"cassandra write failed ({error!r}); retrying in {delay:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -132,8 +135,10 @@ class BatchWrites:
         return bool(self.pageviews or self.dead_letters or self.late_events)
 
     def __str__(self) -> str:
-        return (f"{len(self.pageviews)} counts, {len(self.dead_letters)} dead letters, "
-                f"{len(self.late_events)} late")
+        return (
+            f"{len(self.pageviews)} counts, {len(self.dead_letters)} dead letters, "
+            f"{len(self.late_events)} late"
+        )
 
 
 def plan_writes(rows: Sequence[Row], batch_id: int, watermark_ms: int) -> BatchWrites:
@@ -142,15 +147,27 @@ def plan_writes(rows: Sequence[Row], batch_id: int, watermark_ms: int) -> BatchW
     return BatchWrites(
         pageviews=[
             (r.site_id, r.window_start, r.window_end, r.views, batch_id, fence)
-            for r in rows if r.kind == KIND_COUNT
+            for r in rows
+            if r.kind == KIND_COUNT
         ],
         dead_letters=[
             (r.topic, r.partition, r.offset, r.reason, r.raw, r.raw_size, batch_id, fence)
-            for r in rows if r.kind == KIND_DEAD
+            for r in rows
+            if r.kind == KIND_DEAD
         ],
         late_events=[
-            (r.topic, r.partition, r.offset, r.event_id, r.site_id, r.window_start, watermark_ms,
-             batch_id, fence)
-            for r in rows if r.kind == KIND_EVENT
+            (
+                r.topic,
+                r.partition,
+                r.offset,
+                r.event_id,
+                r.site_id,
+                r.window_start,
+                watermark_ms,
+                batch_id,
+                fence,
+            )
+            for r in rows
+            if r.kind == KIND_EVENT
         ],
     )

@@ -56,9 +56,9 @@ def _files_digest(directory: Path) -> str:
 
 
 def _exists(tag: str) -> bool:
-    return subprocess.run(
-        ["docker", "image", "inspect", tag], capture_output=True, check=False
-    ).returncode == 0
+    return (
+        subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False).returncode == 0
+    )
 
 
 def _run(cmd: list[str], what: str, **kwargs: object) -> None:
@@ -78,8 +78,7 @@ def base_image() -> str:
     say(f"building {tag}: debootstrap bookworm with {', '.join(BASE_PACKAGES)} (about a minute)")
     with tempfile.TemporaryDirectory(prefix="tally-rootfs-") as rootfs:
         _run(
-            ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-             "bookworm", rootfs],
+            ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", "bookworm", rootfs],
             "debootstrap",
         )
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
@@ -92,8 +91,10 @@ def base_image() -> str:
 def _docker_build(tag: str, context: Path, base: str) -> None:
     started = time.monotonic()
     say(f"docker build {tag}")
-    _run(["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, str(context)],
-         f"docker build {tag}")
+    _run(
+        ["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, str(context)],
+        f"docker build {tag}",
+    )
     say(f"built {tag} in {time.monotonic() - started:.0f} s")
 
 
@@ -124,32 +125,37 @@ def kafka_image(versions: Versions, base: str) -> str:
     return _build_java_service(
         "kafka",
         versions.kafka,
-        (f"org.apache.kafka:kafka_2.13:{versions.kafka}",
-         f"org.slf4j:slf4j-api:{SLF4J}",
-         f"org.apache.logging.log4j:log4j-core:{LOG4J}",
-         f"org.apache.logging.log4j:log4j-slf4j2-impl:{LOG4J}"),
+        (
+            f"org.apache.kafka:kafka_2.13:{versions.kafka}",
+            f"org.slf4j:slf4j-api:{SLF4J}",
+            f"org.apache.logging.log4j:log4j-core:{LOG4J}",
+            f"org.apache.logging.log4j:log4j-slf4j2-impl:{LOG4J}",
+        ),
         base,
     )
 
 
 def cassandra_image(versions: Versions, base: str) -> str:
     return _build_java_service(
-        "cassandra", versions.cassandra, (f"org.apache.cassandra:cassandra-all:{versions.cassandra}",),
+        "cassandra",
+        versions.cassandra,
+        (f"org.apache.cassandra:cassandra-all:{versions.cassandra}",),
         base,
     )
 
 
 def spark_image(versions: Versions, base: str) -> str:
-    connector = (f"org.apache.spark:spark-sql-kafka-0-10_{versions.scala}:"
-                 f"{versions.spark_kafka_connector}")
+    connector = f"org.apache.spark:spark-sql-kafka-0-10_{versions.scala}:{versions.spark_kafka_connector}"
     python = (f"pyspark=={versions.spark}", f"cassandra-driver=={versions.cassandra_driver}")
     tag = f"tally/spark:{versions.spark}-{_digest(base, connector, *python, _files_digest(HERE / 'spark'))}"
     if _exists(tag):
         return tag
     context = _context("spark", tag)
     say(f"spark {versions.spark}: pip install {' '.join(python)} (the pyspark package is SPARK_HOME)")
-    _run([sys.executable, "-m", "pip", "install", "--quiet", "--target", str(context / "py"), *python],
-         "pip install")
+    _run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(context / "py"), *python],
+        "pip install",
+    )
     say(f"spark {versions.spark}: resolving {connector} from Maven Central")
     jars = context / "connector-jars"
     resolve_jars((connector,), jars)
@@ -182,6 +188,8 @@ def ensure_images(versions: Versions) -> Images:
         cassandra=cassandra_image(versions, base),
         spark=spark_image(versions, base),
     )
-    say(f"ready for {versions.label()} in {time.monotonic() - started:.0f} s: "
-        f"{images.kafka}, {images.cassandra}, {images.spark}")
+    say(
+        f"ready for {versions.label()} in {time.monotonic() - started:.0f} s: "
+        f"{images.kafka}, {images.cassandra}, {images.spark}"
+    )
     return images

@@ -45,9 +45,21 @@ def resolve_jars(coordinates: Iterable[str], into: Path) -> list[Path]:
         settings = Path(work) / "settings.xml"
         settings.write_text(SETTINGS)
         result = subprocess.run(
-            ["mvn", "-B", "-q", "-s", str(settings), "-f", str(pom), f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-             f"-DoutputDirectory={into}", "-DincludeScope=runtime"],
-            capture_output=True, text=True, check=False,
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-s",
+                str(settings),
+                "-f",
+                str(pom),
+                f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+                f"-DoutputDirectory={into}",
+                "-DincludeScope=runtime",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])

@@ -137,10 +137,6 @@ class LwwStore:
             for params in rows:
                 self.insert(table, params)
 
-    def apply_all(self, batches: Iterable[BatchWrites]) -> None:
-        for writes in batches:
-            self.apply(writes)
-
     def rows(self, table: str) -> dict[tuple[Any, ...], dict[str, Any]]:
         """What a SELECT returns: key -> column -> value (null for a tombstone)."""
         return {

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from lww_model import LAYOUT, Prepared, RecordingSession, parse_insert
+from lww_model import LAYOUT, LwwStore, Prepared, RecordingSession, parse_insert
 from pyspark.sql import Row
 
 from pipeline import sink as sink_module
@@ -214,3 +214,19 @@ def test_sink_writes_each_kind_to_its_table_fenced_by_batch_id(
     assert sorted(by_table["pageviews"]) == [("s", 0, 60_000, 1, 42, 42), ("s", 60_000, 120_000, 2, 42, 42)]
     assert by_table["dead_letters"] == [("pageviews", 0, 2, "invalid_json", b"junk", 4, 42, 42)]
     assert by_table["late_events"] == [("pageviews", 1, 0, "e2", "s", 0, 60_000, 42, 42)]
+
+
+def test_lww_model_resolves_like_cassandra() -> None:
+    """The scaffold's own negative controls: what wins a cell, and what does not."""
+    store = LwwStore()
+    store.insert("pageviews", ("s", 0, 60_000, 5, 2, 2))
+    store.insert("pageviews", ("s", 0, 60_000, 9, 1, 1))  # older timestamp: loses, even with more views
+    assert store.rows("pageviews") == {("s", 0): {"window_end": 60_000, "views": 5, "batch_id": 2}}
+    store.insert("pageviews", ("s", 0, 60_000, 4, 2, 2))  # same timestamp: the greater value stays
+    assert store.rows("pageviews")[("s", 0)]["views"] == 5
+    store.insert("pageviews", ("s", 0, 60_000, 6, 2, 2))
+    assert store.rows("pageviews")[("s", 0)]["views"] == 6
+    store.insert("pageviews", ("s", 0, 60_000, None, 2, 2))  # same timestamp: a tombstone wins
+    assert store.rows("pageviews")[("s", 0)]["views"] is None
+    store.insert("pageviews", ("s", 0, 60_000, 1, 3, 3))  # newer timestamp: wins, even with fewer views
+    assert store.rows("pageviews")[("s", 0)] == {"window_end": 60_000, "views": 1, "batch_id": 3}
