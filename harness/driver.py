@@ -98,6 +98,11 @@ class Driver:
             .with_env("PYTHONPATH", "/opt/tally:/opt/py")
         )
         for source in SOURCES:
+            if not (REPO / source).is_dir():
+                raise FileNotFoundError(
+                    f"{REPO / source} is missing: the harness runs drivers from a source checkout "
+                    "(pip install -e .), not from an installed wheel"
+                )
             container.with_volume_mapping(str(REPO / source), f"/opt/tally/{source}", mode="ro")
         self._container = containers.start(container, READY, timeout_s)
         return self
