@@ -29,3 +29,8 @@ def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
         }
     finally:
         consumer.close()
+
+
+def broker_answers(bootstrap_servers: str) -> bool:
+    metadata = AdminClient({"bootstrap.servers": bootstrap_servers}).list_topics(timeout=5)
+    return bool(metadata.brokers)

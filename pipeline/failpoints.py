@@ -1,7 +1,9 @@
 """Named failpoints: crash the driver at a precise point of a micro-batch, only when configured.
 
-A spec is `name=action` or `name=action@batch`: `sink.after_write=crash@3` crashes batch 3 after its
-rows are written but before Spark commits it. With no spec, `hit()` only looks up an empty dict.
+A spec is `name=action`, `name=action@N` (batch N only) or `name=action@N+` (the first batch from N
+on that reaches the point): `sink.after_write=crash@3` crashes batch 3 after its rows are written
+but before Spark commits it. The sink hits points only in batches that write something. With no
+spec, `hit()` only looks up an empty dict.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ ACTIONS = ("crash",)
 class Failpoint:
     action: str
     batch_id: int | None
+    or_later: bool = False
+
+    def matches(self, batch_id: int) -> bool:
+        if self.batch_id is None:
+            return True
+        return batch_id >= self.batch_id if self.or_later else batch_id == self.batch_id
 
 
 def parse(specs: Iterable[str]) -> dict[str, Failpoint]:
@@ -27,11 +35,13 @@ def parse(specs: Iterable[str]) -> dict[str, Failpoint]:
     for spec in specs:
         name, _, rest = spec.partition("=")
         action, _, batch = rest.partition("@")
-        if name not in POINTS or action not in ACTIONS:
+        or_later = batch.endswith("+")
+        batch = batch.removesuffix("+")
+        if name not in POINTS or action not in ACTIONS or (batch and not batch.isdigit()):
             raise ValueError(
-                f"bad failpoint {spec!r}: use NAME=ACTION[@BATCH], NAME in {POINTS}, ACTION in {ACTIONS}"
+                f"bad failpoint {spec!r}: use NAME=ACTION[@BATCH[+]], NAME in {POINTS}, ACTION in {ACTIONS}"
             )
-        points[name] = Failpoint(action, int(batch) if batch else None)
+        points[name] = Failpoint(action, int(batch) if batch else None, or_later)
     return points
 
 
@@ -41,7 +51,7 @@ class Failpoints:
 
     def hit(self, name: str, batch_id: int) -> None:
         point = self._points.get(name)
-        if point is None or point.batch_id not in (None, batch_id):
+        if point is None or not point.matches(batch_id):
             return
         print(f"FAILPOINT {name} {point.action} batch={batch_id}", file=sys.stderr, flush=True)
         # SIGKILL, not an exception: nothing may run after the crash, as after a real kill -9.

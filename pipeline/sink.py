@@ -82,9 +82,11 @@ class CassandraSink:
                 self._idle.notify_all()
 
     def write(self, batch: DataFrame, batch_id: int) -> None:
-        self.failpoints.hit("sink.before_write", batch_id)
         watermark_ms = self._watermark_of(batch_id)
         writes = plan_writes(sink_rows(batch, watermark_ms).collect(), batch_id, watermark_ms)
+        if not writes:
+            return
+        self.failpoints.hit("sink.before_write", batch_id)
         self._execute(self._dead, writes.dead_letters)
         self._execute(self._late, writes.late_events)
         half = len(writes.pageviews) // 2
@@ -92,8 +94,7 @@ class CassandraSink:
         self.failpoints.hit("sink.mid_write", batch_id)
         self._execute(self._pageview, writes.pageviews[half:])
         self.failpoints.hit("sink.after_write", batch_id)
-        if writes:
-            print(f"batch {batch_id}: {writes}", file=sys.stderr, flush=True)
+        print(f"batch {batch_id}: {writes}", file=sys.stderr, flush=True)
 
     def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
         """Write all rows, retrying the whole set on transient errors: every write is idempotent."""

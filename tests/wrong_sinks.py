@@ -18,13 +18,14 @@ class IncrementingSink(CassandraSink):
     batch is added twice."""
 
     def write(self, batch: DataFrame, batch_id: int) -> None:
-        self.failpoints.hit("sink.before_write", batch_id)
         deltas = (
             batch.where(F.col("kind") == KIND_EVENT)
             .groupBy("site_id", "window_start", "window_end")
             .count()
             .collect()
         )
+        if not deltas:
+            return
         read = self.session.prepare(
             f"SELECT views FROM {self.keyspace}.pageviews WHERE site_id = ? AND window_start = ?"
         )
@@ -37,3 +38,58 @@ class IncrementingSink(CassandraSink):
             views = (current.views if current else 0) + row["count"]
             self.session.execute(write, (row.site_id, row.window_start, row.window_end, views, batch_id))
         self.failpoints.hit("sink.after_write", batch_id)
+
+
+class UuidRowsSink(CassandraSink):
+    """The seed's design: one new row per batch per (site, window) under a fresh uuid1() key, summed
+    when read (materialised here into `pageviews` so the checker reads it like ours). A replayed
+    batch adds a second row."""
+
+    def write(self, batch: DataFrame, batch_id: int) -> None:
+        deltas = (
+            batch.where(F.col("kind") == KIND_EVENT)
+            .groupBy("site_id", "window_start", "window_end")
+            .count()
+            .collect()
+        )
+        if not deltas:
+            return
+        self.session.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.keyspace}.seed_rows (site_id text, window_start timestamp,"
+            " ts timeuuid, views bigint, PRIMARY KEY ((site_id, window_start), ts))"
+        )
+        add = self.session.prepare(
+            f"INSERT INTO {self.keyspace}.seed_rows (site_id, window_start, ts, views)"
+            " VALUES (?, ?, now(), ?)"
+        )
+        total = self.session.prepare(
+            f"SELECT sum(views) AS views FROM {self.keyspace}.seed_rows"
+            " WHERE site_id = ? AND window_start = ?"
+        )
+        put = self.session.prepare(
+            f"INSERT INTO {self.keyspace}.pageviews (site_id, window_start, window_end, views, batch_id)"
+            " VALUES (?, ?, ?, ?, ?)"
+        )
+        for row in deltas:
+            self.session.execute(add, (row.site_id, row.window_start, row["count"]))
+        self.failpoints.hit("sink.after_write", batch_id)
+        for row in deltas:
+            views = self.session.execute(total, (row.site_id, row.window_start)).one().views
+            self.session.execute(put, (row.site_id, row.window_start, row.window_end, views, batch_id))
+
+
+class CommitThenWriteSink(CassandraSink):
+    """At-most-once: marks a batch id as done before writing it, and skips ids already marked. A
+    crash in the middle of the write loses the rest of that batch for good."""
+
+    def write(self, batch: DataFrame, batch_id: int) -> None:
+        self.session.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.keyspace}.done_batches (batch_id bigint PRIMARY KEY)"
+        )
+        done = self.session.execute(
+            f"SELECT batch_id FROM {self.keyspace}.done_batches WHERE batch_id = %s", (batch_id,)
+        ).one()
+        if done is not None:
+            return
+        self.session.execute(f"INSERT INTO {self.keyspace}.done_batches (batch_id) VALUES (%s)", (batch_id,))
+        super().write(batch, batch_id)

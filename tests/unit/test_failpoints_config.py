@@ -56,7 +56,7 @@ def test_parse_rejects_bad_specs_naming_the_valid_ones(spec: str) -> None:
     "spec", ["sink.after_write=crash@x", "sink.after_write=crash@1.5", "sink.after_write=crash@3=crash"]
 )
 def test_parse_rejects_a_bad_batch_id(spec: str) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - the message is int()'s own, see the report
+    with pytest.raises(ValueError, match="bad failpoint"):
         failpoints.parse([spec])
 
 
@@ -91,6 +91,17 @@ def test_hit_kills_only_at_its_point_and_batch(monkeypatch: pytest.MonkeyPatch) 
     assert kills.calls == [(os.getpid(), signal.SIGKILL)]
     points.hit("sink.after_write", 0)  # no batch: every batch
     assert kills.calls == [(os.getpid(), signal.SIGKILL)] * 2
+
+
+def test_or_later_kills_at_the_first_batch_from_n_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    kills = Kills()
+    monkeypatch.setattr(os, "kill", kills)
+    assert failpoints.parse(["sink.mid_write=crash@4+"]) == {"sink.mid_write": Failpoint("crash", 4, True)}
+    points = Failpoints(["sink.mid_write=crash@4+"])
+    points.hit("sink.mid_write", 3)
+    assert kills.calls == []
+    points.hit("sink.mid_write", 6)
+    assert kills.calls == [(os.getpid(), signal.SIGKILL)]
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -158,6 +169,8 @@ def test_every_option_round_trips() -> None:
         "sink.mid_write=crash@2",
         "--failpoint",
         "sink.after_write=crash",
+        "--sink",
+        "tests.wrong_sinks:IncrementingSink",
     ]
     assert from_arguments(parser().parse_args(argv)) == PipelineConfig(
         bootstrap_servers="k1:9092,k2:9092",
@@ -176,6 +189,7 @@ def test_every_option_round_trips() -> None:
         shuffle_partitions=8,
         progress_log="/tmp/p.jsonl",
         failpoints=("sink.mid_write=crash@2", "sink.after_write=crash"),
+        sink="tests.wrong_sinks:IncrementingSink",
     )
 
 

@@ -102,7 +102,7 @@ def _valid(event: dict[str, Any], text: str) -> Labelled:
 
 INVALID_UTF8 = [b"\xff", b"\xfe", b"\x80", b"\xc0\x80", b"\xe2\x82", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]
 # Texts no JSON parser (strict or lenient) reads as a value: they start with a character that cannot
-# start one. Leniencies such as single quotes, NaN or comments start with ', N, I or /.
+# start one. Leniencies such as NaN, Infinity or comments start with N, I or /.
 NOT_JSON_START = "abcdeghijklmopqrsuvwxyz<#%&*=?!@)]}>,;:"
 
 
@@ -229,7 +229,7 @@ any_values = st.lists(
 def strict_event(value: bytes | None) -> tuple[str, str, int] | None:
     """The event that strict JSON (Python's json) reads from `value`, or None if it does not read one.
 
-    Spark's parser is more lenient (single quotes, trailing text, numbers as ids), so this is only
+    Spark's parser is more lenient (text after the object, numbers as ids), so this is only
     checked one way: what strict JSON accepts, parse_events must accept with the same fields.
     """
     if not value or len(value) > MAX_EVENT_BYTES:
@@ -294,6 +294,7 @@ def test_examples_of_each_reason(kafka_frames: KafkaFrames) -> None:
         ),
         b'{"event_id": "e", "site_id": "\xff", "ts": 1}': ("invalid_utf8", None),
         b"hello": ("invalid_json", None),
+        b"{'event_id': 'e', 'site_id': 's', 'ts': 1}": ("invalid_json", None),  # JSON has no single quotes
         b'{"event_id": "e", "site_id": "s", "ts": 1': ("invalid_json", None),
         b'[{"event_id": "e", "site_id": "s", "ts": 1}]': ("invalid_json", None),
         b'"e"': ("invalid_json", None),

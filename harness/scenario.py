@@ -1,0 +1,238 @@
+"""Scenarios: printable steps run in order on a Trial; a failure prints every step, the failing one marked.
+
+Steps wait on conditions (offsets consumed, a driver exited, a service answering), never on time.
+Every injected fault is healed before the scenario ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from harness.checker import Verdict
+from harness.driver import consumed_offsets
+from harness.eventually import eventually
+from harness.kafka_admin import end_offsets
+from harness.nemesis import Fault
+from harness.trial import Trial
+from harness.workload import WorkloadSpec
+
+
+class Step:
+    def run(self, ctx: Context) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class Context:
+    trial: Trial
+    seed: int
+    rng: random.Random
+    faults: list[Fault] = field(default_factory=list)
+    verdict: Verdict | None = None
+
+
+@dataclass(frozen=True)
+class Produce(Step):
+    workload: WorkloadSpec
+
+    def __str__(self) -> str:
+        w = self.workload
+        return f"produce {w.events} events, {w.sites} sites, seed {w.seed}, malformed {w.malformed_fraction}"
+
+    def run(self, ctx: Context) -> None:
+        summary = ctx.trial.produce(self.workload)
+        assert summary.acknowledged == summary.attempted, summary
+
+
+@dataclass(frozen=True)
+class StartDriver(Step):
+    failpoints: tuple[str, ...] = ()
+    sink: str | None = None
+
+    def __str__(self) -> str:
+        extra = f" failpoints={list(self.failpoints)}" if self.failpoints else ""
+        return f"start a driver from the checkpoint{extra}" + (f" sink={self.sink}" if self.sink else "")
+
+    def run(self, ctx: Context) -> None:
+        ctx.trial.start_driver(failpoints=self.failpoints, sink=self.sink or ctx.trial.spec.sink)
+
+
+@dataclass(frozen=True)
+class StopDriver(Step):
+    def __str__(self) -> str:
+        return "stop the driver (SIGTERM: finish the batch in flight)"
+
+    def run(self, ctx: Context) -> None:
+        code = ctx.trial.drivers[-1].stop()
+        assert code == 0, f"graceful stop exited {code}"
+
+
+@dataclass(frozen=True)
+class KillDriverMidway(Step):
+    """SIGKILL once a seeded random fraction of the produced offsets is committed."""
+
+    low: float = 0.2
+    high: float = 0.8
+
+    def __str__(self) -> str:
+        return f"SIGKILL the driver after {self.low:.0%}..{self.high:.0%} (seeded) of the input is committed"
+
+    def run(self, ctx: Context) -> None:
+        fraction = ctx.rng.uniform(self.low, self.high)
+        total = sum(end_offsets(ctx.trial.stack.bootstrap_servers, ctx.trial.spec.topic).values())
+        eventually(
+            lambda: sum(consumed_offsets(ctx.trial.spec).values()),
+            lambda done: done >= fraction * total,
+            expected=f"{fraction:.0%} of {total} offsets committed before the kill",
+            timeout_s=300,
+            diagnose=ctx.trial.diagnosis,
+        )
+        ctx.trial.drivers[-1].kill()
+        print(f"[scenario] killed {ctx.trial.drivers[-1].name} at {fraction:.0%}", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class WaitDriverExit(Step):
+    def __str__(self) -> str:
+        return "wait until the driver has exited (a failpoint crash)"
+
+    def run(self, ctx: Context) -> None:
+        ctx.trial.wait_exit(ctx.trial.drivers[-1])
+
+
+@dataclass(frozen=True)
+class WaitProgress(Step):
+    """Until some input is committed: a fault injected next hits a running stream, not an idle one."""
+
+    def __str__(self) -> str:
+        return "wait until the stream has committed some input"
+
+    def run(self, ctx: Context) -> None:
+        eventually(
+            lambda: sum(consumed_offsets(ctx.trial.spec).values()),
+            lambda done: done > 0,
+            expected="a first committed batch",
+            timeout_s=300,
+            diagnose=ctx.trial.diagnosis,
+        )
+
+
+@dataclass(frozen=True)
+class Inject(Step):
+    fault: Fault
+
+    def __str__(self) -> str:
+        return f"inject: {self.fault}"
+
+    def run(self, ctx: Context) -> None:
+        self.fault.inject(ctx.trial.stack)
+        ctx.faults.append(self.fault)
+
+
+@dataclass(frozen=True)
+class Heal(Step):
+    fault: Fault
+
+    def __str__(self) -> str:
+        return f"heal: {self.fault}"
+
+    def run(self, ctx: Context) -> None:
+        self.fault.heal(ctx.trial.stack)
+        ctx.faults.remove(self.fault)
+
+
+@dataclass(frozen=True)
+class Hold(Step):
+    """Keep the fault on for a while: the fault's duration is part of the schedule, like a Jepsen
+    nemesis interval. Not a synchronisation: every wait for an outcome is on a condition."""
+
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"hold the fault for {self.seconds:.0f} s"
+
+    def run(self, ctx: Context) -> None:
+        time.sleep(self.seconds)
+
+
+@dataclass(frozen=True)
+class EnsureDriver(Step):
+    """What a supervisor does: if the driver died during the fault, start another on the checkpoint."""
+
+    def __str__(self) -> str:
+        return "restart the driver if it died"
+
+    def run(self, ctx: Context) -> None:
+        if ctx.trial.drivers[-1].exit_code() is not None:
+            ctx.trial.start_driver(failpoints=(), sink=ctx.trial.drivers[-1].spec.sink)
+
+
+@dataclass(frozen=True)
+class WaitConsumed(Step):
+    def __str__(self) -> str:
+        return "wait until Spark has committed every produced offset"
+
+    def run(self, ctx: Context) -> None:
+        ctx.trial.wait_consumed()
+
+
+@dataclass(frozen=True)
+class Check(Step):
+    """`exact`: the verdict must be valid. `duplicated` / `lost`: it must be invalid for that reason."""
+
+    expect: Literal["exact", "duplicated", "lost"] = "exact"
+
+    def __str__(self) -> str:
+        return f"check Cassandra against the ledger: expect {self.expect}"
+
+    def run(self, ctx: Context) -> None:
+        verdict = ctx.verdict = ctx.trial.verdict()
+        if self.expect == "exact":
+            assert verdict.valid is True, "counts differ from the ledger"
+            return
+        assert verdict.valid is False, f"a wrong sink passed: expected {self.expect} rows"
+        assert verdict.summary is not None
+        found = verdict.summary.duplicated if self.expect == "duplicated" else verdict.summary.lost
+        assert found > 0, f"expected {self.expect} events, verdict says {verdict.summary}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    steps: tuple[Step, ...]
+    seed: int = 0
+
+    def describe(self, failing: int | None = None) -> str:
+        lines = [f"scenario {self.name} (seed {self.seed}):"]
+        for i, step in enumerate(self.steps):
+            lines.append(f"{'=> ' if i == failing else '   '}{i + 1:2}. {step}")
+        return "\n".join(lines)
+
+
+class ScenarioFailed(AssertionError):
+    pass
+
+
+def run(scenario: Scenario, trial: Trial) -> Context:
+    ctx = Context(trial, scenario.seed, random.Random(scenario.seed))
+    started = time.monotonic()
+    current = 0
+    try:
+        for step in scenario.steps:
+            print(f"[scenario {time.monotonic() - started:6.1f}s] {step}", file=sys.stderr, flush=True)
+            step.run(ctx)
+            current += 1
+    except Exception as error:
+        for fault in reversed(ctx.faults):
+            fault.heal(trial.stack)
+        verdict = ctx.verdict or trial.verdict()
+        raise ScenarioFailed(
+            f"{scenario.describe(current)}\n\nfailed: {type(error).__name__}: {error}\n\n"
+            f"{verdict.explain()}\n\n{trial.diagnosis()}"
+        ) from error
+    print(f"[scenario] {scenario.name} passed in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return ctx
