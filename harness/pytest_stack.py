@@ -7,6 +7,7 @@ checkpoint, history), so tests never see each other's data.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -43,7 +44,11 @@ def trial(stack: StackInfo, request: pytest.FixtureRequest) -> Iterator[Callable
     made: list[Trial] = []
 
     def make(**spec: Any) -> Trial:
-        name = request.node.name.removeprefix("test_").replace("_", "-")[:24].strip("-")
+        # A parametrized test is named by its parameter id (a scenario name), others by the function;
+        # topics allow only [a-zA-Z0-9._-].
+        callspec = getattr(request.node, "callspec", None)
+        label = callspec.id if callspec else request.node.name.removeprefix("test_")
+        name = re.sub(r"[^a-z0-9]+", "-", label.lower())[:24].strip("-")
         made.append(Trial(stack, name, **spec))
         return made[-1]
 

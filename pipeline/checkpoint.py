@@ -31,9 +31,9 @@ def late_event_watermark_ms(spark: SparkSession, checkpoint: str, batch_id: int)
     batch's watermark and evicts state by the current one; both are in the offset log, written
     before the batch ran, so a replay of the batch finds the same value and reports the same events.
     """
-    metadata = (batch_id > 0 and _batch_metadata(spark, checkpoint, batch_id - 1)) or _batch_metadata(
-        spark, checkpoint, batch_id
-    )
+    # Batch 0 has no previous batch: Spark then uses its own (initial) watermark.
+    source = batch_id - 1 if batch_id > 0 else 0
+    metadata = _batch_metadata(spark, checkpoint, source)
     if metadata is None:
-        raise FileNotFoundError(f"no offsets/{batch_id} in checkpoint {checkpoint}")
+        raise FileNotFoundError(f"no offsets/{source} in checkpoint {checkpoint}: the checkpoint is damaged")
     return int(str(metadata.get("batchWatermarkMs", 0)))

@@ -67,6 +67,12 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--max-offsets-per-trigger", type=int, default=None)
     run.add_argument("--max-event-bytes", type=int, default=PipelineConfig.max_event_bytes)
+    run.add_argument(
+        "--dead-letter-copy-bytes",
+        type=int,
+        default=PipelineConfig.dead_letter_copy_bytes,
+        help="bytes of a rejected record's value kept in its dead letter",
+    )
     run.add_argument("--replication-factor", type=int, default=PipelineConfig.replication_factor)
     run.add_argument("--shuffle-partitions", type=int, default=PipelineConfig.shuffle_partitions)
     run.add_argument("--progress-log", default=None, help="append each query progress here as JSON lines")
@@ -99,6 +105,7 @@ def from_arguments(args: argparse.Namespace) -> PipelineConfig:
         starting_offsets=args.starting_offsets,
         max_offsets_per_trigger=args.max_offsets_per_trigger,
         max_event_bytes=args.max_event_bytes,
+        dead_letter_copy_bytes=args.dead_letter_copy_bytes,
         replication_factor=args.replication_factor,
         shuffle_partitions=args.shuffle_partitions,
         progress_log=args.progress_log,

@@ -60,8 +60,9 @@ def sink_input(events: DataFrame, window: str, allowed_lateness: str) -> DataFra
 def sink_rows(batch: DataFrame, watermark_ms: int) -> DataFrame:
     """What the sink writes for one batch: count updates, dead letters, and the late events.
 
-    An event is late when its window ended at or before the batch's watermark: exactly the rows
-    Spark's stateful aggregation drops (window.end <= watermark), so counted + late = valid.
+    An event is late when its window ended at or before `watermark_ms`, the watermark Spark dropped
+    this batch's input by (see `checkpoint.late_event_watermark_ms`): exactly the rows the stateful
+    aggregation drops (window.end <= watermark), so counted + late = valid.
     """
     watermark = F.timestamp_millis(F.lit(watermark_ms))
     late = (F.col("kind") == KIND_EVENT) & (F.col("window_end") <= watermark)

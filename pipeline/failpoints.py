@@ -34,10 +34,10 @@ def parse(specs: Iterable[str]) -> dict[str, Failpoint]:
     points = {}
     for spec in specs:
         name, _, rest = spec.partition("=")
-        action, _, batch = rest.partition("@")
+        action, at, batch = rest.partition("@")
         or_later = batch.endswith("+")
         batch = batch.removesuffix("+")
-        if name not in POINTS or action not in ACTIONS or (batch and not batch.isdigit()):
+        if name not in POINTS or action not in ACTIONS or (at and not batch.isdigit()):
             raise ValueError(
                 f"bad failpoint {spec!r}: use NAME=ACTION[@BATCH[+]], NAME in {POINTS}, ACTION in {ACTIONS}"
             )

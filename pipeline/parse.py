@@ -34,7 +34,7 @@ REASONS = (
 
 
 def _blank(column: Column) -> Column:
-    return column.isNull() | (F.trim(column) == "")
+    return column.isNull() | column.rlike(r"^\s*$")
 
 
 def parse_events(records: DataFrame, max_event_bytes: int, dead_letter_copy_bytes: int) -> DataFrame:

@@ -6,11 +6,21 @@ real sink, so a fault replays a batch through them exactly as it would through o
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from pipeline.counting import KIND_EVENT
 from pipeline.sink import CassandraSink
+
+
+def _events_per_window(batch: DataFrame) -> list[Row]:
+    """This batch's events per (site, window): the increments a naive sink adds to its counts."""
+    return (
+        batch.where(F.col("kind") == KIND_EVENT)
+        .groupBy("site_id", "window_start", "window_end")
+        .count()
+        .collect()
+    )
 
 
 class IncrementingSink(CassandraSink):
@@ -18,12 +28,7 @@ class IncrementingSink(CassandraSink):
     batch is added twice."""
 
     def write(self, batch: DataFrame, batch_id: int) -> None:
-        deltas = (
-            batch.where(F.col("kind") == KIND_EVENT)
-            .groupBy("site_id", "window_start", "window_end")
-            .count()
-            .collect()
-        )
+        deltas = _events_per_window(batch)
         if not deltas:
             return
         read = self.session.prepare(
@@ -46,12 +51,7 @@ class UuidRowsSink(CassandraSink):
     batch adds a second row."""
 
     def write(self, batch: DataFrame, batch_id: int) -> None:
-        deltas = (
-            batch.where(F.col("kind") == KIND_EVENT)
-            .groupBy("site_id", "window_start", "window_end")
-            .count()
-            .collect()
-        )
+        deltas = _events_per_window(batch)
         if not deltas:
             return
         self.session.execute(

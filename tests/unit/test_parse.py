@@ -175,7 +175,7 @@ def labelled_records(draw: st.DrawFn) -> Labelled:
         return Labelled(case, draw(encode({k: v for k, v in event.items() if k != field})).encode(), reason)
     if case in ("blank_site_id", "blank_event_id"):
         field = case.removeprefix("blank_")
-        blank = draw(st.sampled_from([None, "", " ", "    "]))
+        blank = draw(st.sampled_from([None, "", " ", "    ", "\t", " \n\r "]))
         return Labelled(case, draw(encode({**event, field: blank})).encode(), f"missing_{field}")
     ts: Any
     if case == "ts_word":
