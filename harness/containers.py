@@ -8,6 +8,7 @@ whose owning process is gone (a run killed with SIGKILL).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 from pathlib import Path
 
@@ -60,19 +61,24 @@ def _tail(container: DockerContainer, lines: int = 40) -> str:
     return "\n".join(logs.splitlines()[-lines:])
 
 
-def save_logs(container: DockerContainer, into: Path) -> Path:
-    """Write the container's stdout and stderr to `into/<name>.log`; return the path."""
+def save_logs(container: DockerContainer, into: Path) -> Path | None:
+    """Write the container's stdout and stderr to `into/<name>.log`; None if it is already gone."""
     into.mkdir(parents=True, exist_ok=True)
     wrapped = container.get_wrapped_container()
     path = into / f"{wrapped.name}.log"
-    path.write_bytes(wrapped.logs(stdout=True, stderr=True))
+    try:
+        path.write_bytes(wrapped.logs(stdout=True, stderr=True))
+    except docker.errors.NotFound:
+        return None
     return path
 
 
 def remove(container: DockerContainer) -> None:
+    """Idempotent: an interrupted start or a second teardown may find the container gone."""
     if container in _started:
         _started.remove(container)
-    container.stop(force=True)
+    with contextlib.suppress(docker.errors.NotFound):
+        container.stop(force=True)
 
 
 def remove_all() -> None:

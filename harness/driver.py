@@ -134,7 +134,7 @@ class Driver:
     def logs(self) -> str:
         return self.container.get_wrapped_container().logs().decode(errors="replace")
 
-    def save_logs(self) -> Path:
+    def save_logs(self) -> Path | None:
         return containers.save_logs(self.container, self.stack.logs_dir)
 
     def remove(self) -> None:

@@ -156,7 +156,8 @@ class Stack:
         return self._containers[role]
 
     def save_logs(self) -> list[Path]:
-        return [containers.save_logs(c, self._logs) for c in self._containers.values()]
+        saved = (containers.save_logs(c, self._logs) for c in self._containers.values())
+        return [path for path in saved if path is not None]
 
     def close(self) -> None:
         try:
