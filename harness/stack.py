@@ -111,7 +111,6 @@ class Stack:
         self._shared = workdir / "shared"
         self._logs = workdir / "logs"
         self._containers: dict[str, DockerContainer] = {}
-        self.info: StackInfo | None = None
 
     def start(self) -> StackInfo:
         started = time.monotonic()
@@ -133,7 +132,7 @@ class Stack:
             except BaseException:
                 containers.remove_all()
                 raise
-        self.info = StackInfo(
+        info = StackInfo(
             versions=self._versions,
             images=self._images,
             bootstrap_servers=bootstrap,
@@ -150,10 +149,7 @@ class Stack:
             file=sys.stderr,
             flush=True,
         )
-        return self.info
-
-    def container(self, role: str) -> DockerContainer:
-        return self._containers[role]
+        return info
 
     def save_logs(self) -> list[Path]:
         saved = (containers.save_logs(c, self._logs) for c in self._containers.values())

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from harness.checker import Verdict, check
@@ -48,10 +47,6 @@ class Trial:
         self.drivers: list[Driver] = []
         self._next_index = 0
         create_topic(stack.bootstrap_servers, topic, partitions)
-
-    @property
-    def workdir(self) -> Path:
-        return self.spec.checkpoint.parent
 
     @property
     def window_ms(self) -> int:
