@@ -12,6 +12,8 @@ from pyspark.sql import functions as F
 KIND_COUNT = "count"
 KIND_EVENT = "event"
 KIND_DEAD = "dead"
+# What each input record carries to the sink: where it came from, and what a dead letter keeps.
+RECORD_COLUMNS = ("topic", "partition", "offset", "event_id", "reason", "raw", "raw_size")
 
 
 def count_pageviews(events: DataFrame, window: str, allowed_lateness: str) -> DataFrame:
@@ -39,13 +41,7 @@ def sink_input(events: DataFrame, window: str, allowed_lateness: str) -> DataFra
             "site_id",
             # window() filters out null times; dead letters have none, and must not be filtered.
             F.window(F.coalesce("event_time", F.timestamp_millis(F.lit(0))), window).alias("window"),
-            "topic",
-            "partition",
-            "offset",
-            "event_id",
-            "reason",
-            "raw",
-            "raw_size",
+            *RECORD_COLUMNS,
         )
         .select(
             "*",
@@ -74,11 +70,5 @@ def sink_rows(batch: DataFrame, watermark_ms: int) -> DataFrame:
         F.unix_millis("window_start").alias("window_start"),
         F.unix_millis("window_end").alias("window_end"),
         "views",
-        "topic",
-        "partition",
-        "offset",
-        "event_id",
-        "reason",
-        "raw",
-        "raw_size",
+        *RECORD_COLUMNS,
     )
