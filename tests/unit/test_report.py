@@ -1,0 +1,190 @@
+"""The report files: report.md matches its golden file, report.html is self-contained and shows every
+scenario, junit.xml counts what failed, audit.json gives back the audit.
+
+Regenerate the golden file after an intended change with TALLY_UPDATE_GOLDEN=1, then read its diff.
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from audit_testkit import DEFAULT_LABEL, OLD_SPARK_LABEL, Page, audits, fixed_audit
+from hypothesis import given
+
+from harness.audit_model import AuditResult, ScenarioResult, VersionSetResult
+from harness.report import render_html, render_junit, write_report
+from harness.report_plots import recovery_png, timeline_png
+
+GOLDEN = Path(__file__).parent / "golden" / "report.md"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_report(fixed_audit(), tmp_path_factory.mktemp("report"))
+
+
+def test_markdown_matches_the_golden_file(written: dict[str, Path]) -> None:
+    actual = written["report.md"].read_text(encoding="utf-8")
+    if os.environ.get("TALLY_UPDATE_GOLDEN") == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(actual, encoding="utf-8")
+    assert actual == GOLDEN.read_text(encoding="utf-8"), (
+        "report.md changed: TALLY_UPDATE_GOLDEN=1 rewrites it"
+    )
+
+
+def test_markdown_links_plots_that_exist(written: dict[str, Path]) -> None:
+    markdown = written["report.md"].read_text(encoding="utf-8")
+    plots = [name for name in written if name.startswith("plots/")]
+    assert len(plots) == 3 + 1  # one per scenario, and the recovery chart
+    for name in plots:
+        assert f"]({name})" in markdown
+        assert written[name].read_bytes().startswith(PNG_MAGIC)
+
+
+def test_html_is_self_contained_and_shows_every_scenario(written: dict[str, Path]) -> None:
+    page = Page(written["report.html"].read_text(encoding="utf-8"))
+    text = "".join(page.text)
+    audit = fixed_audit()
+    scenarios = [s for vs in audit.version_sets for s in vs.scenarios]
+    for s in scenarios:
+        assert s.name in text
+    assert len([t for t in page.all("section") if t.get("class") == "scenario"]) == len(scenarios)
+    images = page.all("img")
+    assert len(images) == len(scenarios) + 1
+    assert all((img["src"] or "").startswith("data:image/png;base64,") for img in images)
+    # Nothing to fetch: every reference is inline or an anchor in the page.
+    references = [attrs.get(a) or "" for _, attrs in page.tags for a in ("src", "href") if a in attrs]
+    assert all(ref.startswith(("data:", "#")) for ref in references), references
+    anchors = [ref[1:] for ref in references if ref.startswith("#")]
+    assert anchors
+    assert set(anchors) <= page.ids
+    assert not page.all("link")
+    assert not page.all("script")
+
+
+def test_html_verdict_table_has_a_row_per_scenario(written: dict[str, Path]) -> None:
+    page = Page(written["report.html"].read_text(encoding="utf-8"))
+    assert [t.get("class") for t in page.all("table")].count("verdicts") == 1  # the build-failed set has none
+    assert [t.get("class") for t in page.all("tr")].count("row-invalid") == 1
+    assert "ERROR: no matching distribution for pyspark==3.5.3" in "".join(page.text)
+    assert "site-003  2026-01-01T00:01:00Z" in "".join(page.text)
+
+
+def test_html_escapes_what_scenarios_say() -> None:
+    hostile = ScenarioResult(
+        '<img src="http://x">',
+        DEFAULT_LABEL,
+        False,
+        reason="<script>alert(1)</script>",
+        differing_rows="a < b & c > d",
+    )
+    audit = replace(
+        fixed_audit(), version_sets=[VersionSetResult({"spark": "<4>"}, "<b>", scenarios=[hostile])]
+    )
+    page = Page(render_html(audit, defaultdict(lambda: b"png")))
+    assert not page.all("script")
+    assert not page.all("b")
+    assert len(page.all("img")) == 2
+    text = "".join(page.text)
+    assert '<img src="http://x">' in text
+    assert "a < b & c > d" in text
+
+
+@given(audits)
+def test_any_audit_renders_to_html_without_injected_tags(audit: AuditResult) -> None:
+    page = Page(render_html(audit, defaultdict(lambda: b"png")))
+    emitted = {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "style",
+        "body",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "span",
+        "small",
+        "p",
+        "strong",
+        "table",
+        "tr",
+        "th",
+        "td",
+        "a",
+        "ul",
+        "li",
+        "code",
+        "pre",
+        "img",
+        "section",
+    }
+    assert {tag for tag, _ in page.tags} <= emitted
+
+
+def test_junit_counts_failures_and_errors(written: dict[str, Path]) -> None:
+    root = ET.parse(written["junit.xml"]).getroot()
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("4", "1", "1")
+    cases = root.findall(".//testcase")
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [
+        (DEFAULT_LABEL, "normal-flow"),
+        (DEFAULT_LABEL, "cassandra-paused"),
+        (DEFAULT_LABEL, "kafka-killed"),
+        (OLD_SPARK_LABEL, "build-failed"),
+    ]
+    failure = cases[2].find("failure")
+    assert failure is not None
+    assert failure.get("message") == "12 events lost"
+    assert "site-017" in (failure.text or "")
+    assert ".tally/audit/x/kafka-killed/driver-1.log" in (cases[2].findtext("system-out") or "")
+    error = cases[3].find("error")
+    assert error is not None
+    assert error.get("message") == "docker build tally/spark:3.5.3 failed"
+    suites = root.findall("testsuite")
+    assert [(s.get("tests"), s.get("failures"), s.get("errors")) for s in suites] == [
+        ("3", "1", "0"),
+        ("1", "0", "1"),
+    ]
+
+
+def test_junit_reports_an_unknown_verdict_as_an_error() -> None:
+    unknown = ScenarioResult("s", DEFAULT_LABEL, None)
+    audit = replace(fixed_audit(), version_sets=[VersionSetResult({}, DEFAULT_LABEL, scenarios=[unknown])])
+    root = ET.fromstring(render_junit(audit))
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("1", "0", "1")
+
+
+def test_junit_stays_parseable_with_terminal_colours_in_a_build_log() -> None:
+    failed = VersionSetResult(
+        {}, "v", status="build-failed", error="\x1b[31mERROR\x1b[0m: \x00 no space left"
+    )
+    root = ET.fromstring(render_junit(replace(fixed_audit(), version_sets=[failed])))
+    assert "ERROR" in (root.findtext(".//error") or "")
+
+
+@given(audits)
+def test_any_audit_renders_to_parseable_junit(audit: AuditResult) -> None:
+    root = ET.fromstring(render_junit(audit))
+    expected = sum(len(vs.scenarios) + (vs.status != "ran") for vs in audit.version_sets)
+    assert len(root.findall(".//testcase")) == expected == int(root.get("tests") or -1)
+
+
+def test_audit_json_gives_back_the_audit(written: dict[str, Path]) -> None:
+    assert AuditResult.load(written["audit.json"]) == fixed_audit()
+
+
+def test_plots_survive_empty_timelines_and_audits_without_faults() -> None:
+    bare = ScenarioResult("s", DEFAULT_LABEL, None)
+    assert timeline_png(bare).startswith(PNG_MAGIC)
+    assert timeline_png(replace(bare, fault="kill kafka", fault_at_s=3.0, heal_at_s=5.0)).startswith(
+        PNG_MAGIC
+    )
+    assert recovery_png(replace(fixed_audit(), version_sets=[])).startswith(PNG_MAGIC)
