@@ -7,6 +7,7 @@ checkpoint and the progress log live in the shared directory and survive every d
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 # there for the negative-control sinks it keeps (`--sink tests.wrong_sinks:...`).
 SOURCES = ("pipeline", "tests")
 READY = "query .* started on"
+FROZEN = re.compile(r"FAILPOINT \S+ stop batch=\d+ pid=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,17 @@ class Driver:
 
     def kill(self) -> None:
         self.container.get_wrapped_container().kill(signal="SIGKILL")
+
+    def frozen_pid(self) -> int | None:
+        """The pid a `stop` failpoint froze with SIGSTOP, once the driver has logged it."""
+        found = FROZEN.findall(self.logs())
+        return int(found[-1]) if found else None
+
+    def resume(self, pid: int) -> None:
+        """SIGCONT to a process a `stop` failpoint froze: the zombie carries on where it stopped."""
+        result = self.container.get_wrapped_container().exec_run(["kill", "-CONT", str(pid)])
+        if result.exit_code != 0:
+            raise RuntimeError(f"could not resume pid {pid} in {self.name}: {result.output!r}")
 
     def exit_code(self) -> int | None:
         wrapped = self.container.get_wrapped_container()

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from harness.checker import Verdict
-from harness.driver import consumed_offsets
+from harness.checker import Verdict, iso_utc
+from harness.driver import Driver, consumed_offsets
 from harness.eventually import eventually
 from harness.kafka_admin import end_offsets
 from harness.nemesis import Fault
@@ -33,6 +33,8 @@ class Context:
     rng: random.Random
     faults: list[Fault] = field(default_factory=list)
     verdict: Verdict | None = None
+    zombie: Driver | None = None
+    zombie_pid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,46 @@ class WaitDriverExit(Step):
 
     def run(self, ctx: Context) -> None:
         ctx.trial.wait_exit(ctx.trial.drivers[-1])
+
+
+@dataclass(frozen=True)
+class WaitFrozen(Step):
+    """Until a `stop` failpoint has frozen the last driver: it holds an uncommitted batch, half written."""
+
+    def __str__(self) -> str:
+        return "wait until the driver is frozen (SIGSTOP) in the middle of a write"
+
+    def run(self, ctx: Context) -> None:
+        zombie = ctx.trial.drivers[-1]
+        ctx.zombie_pid = eventually(
+            zombie.frozen_pid,
+            lambda pid: pid is not None,
+            expected=f"{zombie.name} to log its stop failpoint",
+            timeout_s=300,
+            diagnose=ctx.trial.diagnosis,
+        )
+        ctx.zombie = zombie
+
+
+@dataclass(frozen=True)
+class ResumeZombie(Step):
+    """SIGCONT the frozen driver once its replacement has moved on; it finishes its stale write, then
+    its commit collides with the replacement's. Its writes must not take any count backwards."""
+
+    def __str__(self) -> str:
+        return "resume the frozen driver, wait until it exits; no count may go backwards"
+
+    def run(self, ctx: Context) -> None:
+        if ctx.zombie is None or ctx.zombie_pid is None:
+            raise RuntimeError("no frozen driver: run WaitFrozen first")
+        before = ctx.trial.snapshot().counts
+        ctx.zombie.resume(ctx.zombie_pid)
+        code = ctx.trial.wait_exit(ctx.zombie)
+        after = ctx.trial.snapshot().counts
+        backwards = {key: (n, after.get(key, 0)) for key, n in before.items() if after.get(key, 0) < n}
+        print(f"[scenario] the zombie exited with {code}", file=sys.stderr)
+        shown = [f"{site}@{iso_utc(start)} {old} -> {new}" for (site, start), (old, new) in backwards.items()]
+        assert not backwards, f"{len(backwards)} counts went backwards: " + ", ".join(sorted(shown))
 
 
 @dataclass(frozen=True)

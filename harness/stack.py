@@ -79,6 +79,11 @@ def _spark(
             "--webui-port",
             str(master_ui),
         ],
+    ).with_env(
+        # Two applications fit side by side: a zombie driver keeps its executor, so its replacement
+        # on the same checkpoint needs cores of its own.
+        "SPARK_MASTER_OPTS",
+        "-Dspark.deploy.defaultCores=2",
     )
     containers.start(master, MASTER_READY, 90)
     worker = containers.labelled(
@@ -93,9 +98,9 @@ def _spark(
             "--webui-port",
             str(worker_ui),
             "--cores",
-            "2",
+            "4",
             "--memory",
-            "2g",
+            "4g",
         ],
     ).with_volume_mapping(str(shared_dir), str(shared_dir), mode="rw")
     containers.start(worker, WORKER_READY, 90)

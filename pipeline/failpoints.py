@@ -2,8 +2,9 @@
 
 A spec is `name=action`, `name=action@N` (batch N only) or `name=action@N+` (the first batch from N
 on that reaches the point): `sink.after_write=crash@3` crashes batch 3 after its rows are written
-but before Spark commits it. The sink hits points only in batches that write something. With no
-spec, `hit()` only looks up an empty dict.
+but before Spark commits it. `stop` freezes the driver's Python process with SIGSTOP instead (a
+zombie: a long GC pause, a hung VM) until someone sends it SIGCONT. The sink hits points only in
+batches that write something. With no spec, `hit()` only looks up an empty dict.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 POINTS = ("sink.before_write", "sink.mid_write", "sink.after_write")
-ACTIONS = ("crash",)
+SIGNALS = {"crash": signal.SIGKILL, "stop": signal.SIGSTOP}
+ACTIONS = tuple(SIGNALS)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ class Failpoints:
         point = self._points.get(name)
         if point is None or not point.matches(batch_id):
             return
-        print(f"FAILPOINT {name} {point.action} batch={batch_id}", file=sys.stderr, flush=True)
-        # SIGKILL, not an exception: nothing may run after the crash, as after a real kill -9.
-        os.kill(os.getpid(), signal.SIGKILL)
+        where = f"batch={batch_id} pid={os.getpid()}"
+        print(f"FAILPOINT {name} {point.action} {where}", file=sys.stderr, flush=True)
+        # Signals, not exceptions: nothing may run after a crash, as after a real kill -9, and a
+        # stopped process resumes exactly where it froze. Sent to this thread, not the process:
+        # a process-directed signal may be taken by another thread while this one writes on for
+        # a few milliseconds (the sink runs in a py4j callback thread).
+        signal.pthread_kill(threading.get_ident(), SIGNALS[point.action])

@@ -6,6 +6,10 @@ real sink, so a fault replays a batch through them exactly as it would through o
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+from typing import Any
+
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
@@ -93,3 +97,13 @@ class CommitThenWriteSink(CassandraSink):
             return
         self.session.execute(f"INSERT INTO {self.keyspace}.done_batches (batch_id) VALUES (%s)", (batch_id,))
         super().write(batch, batch_id)
+
+
+class UnfencedSink(CassandraSink):
+    """Our sink without the fence: each write carries the time it is sent, as cassandra-driver's
+    client-side timestamps do with no USING TIMESTAMP. A stale attempt of a batch that writes late
+    wins over newer batches: counts go backwards."""
+
+    def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
+        now_us = time.time_ns() // 1000
+        super()._execute(statement, [(*row[:-1], now_us) for row in params])

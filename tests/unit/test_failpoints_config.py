@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import threading
 
 import pytest
 from hypothesis import given
@@ -68,7 +69,7 @@ def test_parse_rejects_a_bad_batch_id(spec: str) -> None:
 
 
 class Kills:
-    """Stands in for os.kill: records instead of killing the test process."""
+    """Stands in for signal.pthread_kill: records instead of killing the test process."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[int, int]] = []
@@ -79,7 +80,7 @@ class Kills:
 
 def test_hit_without_specs_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     kills = Kills()
-    monkeypatch.setattr(os, "kill", kills)
+    monkeypatch.setattr(signal, "pthread_kill", kills)
     points = Failpoints()
     for name in (*POINTS, "not.a.point"):
         for batch_id in (0, 1, 10**6):
@@ -89,26 +90,36 @@ def test_hit_without_specs_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_hit_kills_only_at_its_point_and_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     kills = Kills()
-    monkeypatch.setattr(os, "kill", kills)
+    monkeypatch.setattr(signal, "pthread_kill", kills)
     points = Failpoints(["sink.mid_write=crash@3", "sink.after_write=crash"])
     points.hit("sink.mid_write", 2)
     points.hit("sink.before_write", 3)
     assert kills.calls == []
     points.hit("sink.mid_write", 3)
-    assert kills.calls == [(os.getpid(), signal.SIGKILL)]
+    assert kills.calls == [(threading.get_ident(), signal.SIGKILL)]
     points.hit("sink.after_write", 0)  # no batch: every batch
-    assert kills.calls == [(os.getpid(), signal.SIGKILL)] * 2
+    assert kills.calls == [(threading.get_ident(), signal.SIGKILL)] * 2
 
 
 def test_or_later_kills_at_the_first_batch_from_n_on(monkeypatch: pytest.MonkeyPatch) -> None:
     kills = Kills()
-    monkeypatch.setattr(os, "kill", kills)
+    monkeypatch.setattr(signal, "pthread_kill", kills)
     assert failpoints.parse(["sink.mid_write=crash@4+"]) == {"sink.mid_write": Failpoint("crash", 4, True)}
     points = Failpoints(["sink.mid_write=crash@4+"])
     points.hit("sink.mid_write", 3)
     assert kills.calls == []
     points.hit("sink.mid_write", 6)
-    assert kills.calls == [(os.getpid(), signal.SIGKILL)]
+    assert kills.calls == [(threading.get_ident(), signal.SIGKILL)]
+
+
+def test_stop_freezes_the_process_and_prints_its_pid(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kills = Kills()
+    monkeypatch.setattr(signal, "pthread_kill", kills)
+    Failpoints(["sink.mid_write=stop@2"]).hit("sink.mid_write", 2)
+    assert kills.calls == [(threading.get_ident(), signal.SIGSTOP)]
+    assert f"FAILPOINT sink.mid_write stop batch=2 pid={os.getpid()}" in capsys.readouterr().err
 
 
 # --- command line -------------------------------------------------------------------------------
