@@ -1,0 +1,344 @@
+"""The three consumers the benchmark runs on the same topic: Tally's pipeline, the seed's RDD job
+(both as driver containers submitted to the Spark master), and the plain Python consumer (a host
+process). Each reports what it has consumed, and where its counts are in Cassandra."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cassandra.cluster import Session
+
+from harness import containers
+from harness.bench import plain_consumer, seed_job
+from harness.bench.ledger import RowKey
+from harness.bench.resources import ContainerProbe, Probe, ProcessProbe
+from harness.driver import REPO, Driver, DriverSpec, consumed_offsets, last_progress, progress
+from harness.eventually import eventually
+from harness.stack import StackInfo
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How the Spark contenders are run: the settings the benchmark chooses (see the README)."""
+
+    trigger_interval: str = "1 second"
+    max_offsets_per_trigger: int | None = None
+    window: str = "1 minute"
+    allowed_lateness: str = "10 minutes"
+    # Extra `python -m pipeline run` options, and extra spark-submit options (PYSPARK_SUBMIT_ARGS).
+    pipeline_args: tuple[str, ...] = ()
+    submit_args: tuple[str, ...] = ()
+    python_flush_interval_s: float = 1.0
+    # Run the pipeline from another directory (a candidate change) instead of this checkout's.
+    pipeline_dir: Path | None = None
+
+
+class Contender(ABC):
+    """One consumer of one topic, writing to its own keyspace."""
+
+    label: str  # pipeline | seed | python
+    table: str
+
+    def __init__(self, stack: StackInfo, topic: str, keyspace: str, workdir: Path, tuning: Tuning) -> None:
+        self.stack = stack
+        self.topic = topic
+        self.keyspace = keyspace
+        self.workdir = workdir
+        self.tuning = tuning
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    @abstractmethod
+    def start(self) -> None:
+        """Start, and return once it is consuming (or fail with its log)."""
+
+    @abstractmethod
+    def consumed(self) -> dict[int, int]:
+        """Per partition, the offset up to which its counts are written (committed)."""
+
+    @abstractmethod
+    def gone(self) -> str | None:
+        """Why waiting on it is pointless (it exited), or None while it runs."""
+
+    @abstractmethod
+    def stop(self) -> int:
+        """Graceful stop; returns the exit code."""
+
+    @abstractmethod
+    def probes(self) -> dict[str, Probe]:
+        """Its own processes, by role: 'driver' (and the shared executor, watched by the run)."""
+
+    @abstractmethod
+    def diagnosis(self) -> str: ...
+
+
+class BenchDriver(Driver):
+    """A Driver that can run another module of this checkout (the seed's job) with extra options."""
+
+    def __init__(
+        self,
+        stack: StackInfo,
+        spec: DriverSpec,
+        *,
+        module: str = "pipeline",
+        extra_args: tuple[str, ...] = (),
+        env: Mapping[str, str] | None = None,
+        pipeline_dir: Path | None = None,
+    ) -> None:
+        super().__init__(stack, spec)
+        self.module = module
+        self.extra_args = extra_args
+        self.env = dict(env or {})
+        self.pipeline_dir = pipeline_dir or REPO / "pipeline"
+
+    def command(self) -> list[str]:
+        if self.module == "pipeline":
+            return [*super().command(), *self.extra_args]
+        s = self.spec
+        cmd = [
+            "python3",
+            "-m",
+            self.module,
+            "--bootstrap-servers",
+            self.stack.bootstrap_servers,
+            "--topic",
+            s.topic,
+            "--cassandra-hosts",
+            self.stack.cassandra_hosts,
+            "--keyspace",
+            s.keyspace,
+            "--checkpoint",
+            str(s.checkpoint),
+            "--master",
+            self.stack.spark_master,
+            "--trigger-interval",
+            s.trigger_interval,
+            "--progress-log",
+            str(s.progress_log),
+        ]
+        if s.max_offsets_per_trigger:
+            cmd += ["--max-offsets-per-trigger", str(s.max_offsets_per_trigger)]
+        return [*cmd, *self.extra_args]
+
+    def start(self, timeout_s: float = 180) -> BenchDriver:
+        shared = str(self.stack.shared_dir)
+        container = (
+            containers.labelled(self.stack.images.spark, self.name, self.command())
+            .with_volume_mapping(shared, shared, mode="rw")
+            .with_env("PYTHONPATH", "/opt/tally:/opt/py")
+        )
+        for key, value in self.env.items():
+            container.with_env(key, value)
+        # The seed's job lives in harness/bench; it imports pipeline.job for the progress log.
+        container.with_volume_mapping(str(self.pipeline_dir.resolve()), "/opt/tally/pipeline", mode="ro")
+        container.with_volume_mapping(str(REPO / "harness"), "/opt/tally/harness", mode="ro")
+        self._container = containers.start(container, "query .* started on", timeout_s)
+        return self
+
+
+class SparkContender(Contender):
+    module = "pipeline"
+
+    def __init__(self, stack: StackInfo, topic: str, keyspace: str, workdir: Path, tuning: Tuning) -> None:
+        super().__init__(stack, topic, keyspace, workdir, tuning)
+        self.spec = DriverSpec(
+            topic=topic,
+            keyspace=keyspace,
+            checkpoint=workdir / "checkpoint",
+            window=tuning.window,
+            allowed_lateness=tuning.allowed_lateness,
+            trigger_interval=tuning.trigger_interval,
+            max_offsets_per_trigger=tuning.max_offsets_per_trigger,
+        )
+        self.driver: BenchDriver | None = None
+
+    def extra_args(self) -> tuple[str, ...]:
+        return ()
+
+    def start(self) -> None:
+        env = {}
+        if self.tuning.submit_args:
+            env["PYSPARK_SUBMIT_ARGS"] = " ".join([*self.tuning.submit_args, "pyspark-shell"])
+        self.driver = BenchDriver(
+            self.stack,
+            self.spec,
+            module=self.module,
+            extra_args=self.extra_args(),
+            env=env,
+            pipeline_dir=self.tuning.pipeline_dir,
+        )
+        self.driver.start()
+
+    def consumed(self) -> dict[int, int]:
+        return consumed_offsets(self.spec)
+
+    def progress(self) -> list[dict[str, Any]]:
+        return progress(self.spec)
+
+    def gone(self) -> str | None:
+        if self.driver is None:
+            return "not started"
+        code = self.driver.exit_code()
+        if code is None:
+            return None
+        tail = "\n".join(self.driver.logs().splitlines()[-20:])
+        return f"{self.driver.name} exited with code {code}; its log ends:\n{tail}"
+
+    def stop(self) -> int:
+        if self.driver is None:
+            return 0
+        code = self.driver.stop()
+        self.driver.remove()
+        return code
+
+    def probes(self) -> dict[str, Probe]:
+        assert self.driver is not None
+        return {"driver": ContainerProbe(self.driver.container.get_wrapped_container().name)}
+
+    def diagnosis(self) -> str:
+        logs = self.driver.save_logs() if self.driver else None
+        return f"last query progress:\n{last_progress(self.spec)}\ndriver log: {logs}"
+
+
+class PipelineContender(SparkContender):
+    label = "pipeline"
+    table = "pageviews"
+
+    def extra_args(self) -> tuple[str, ...]:
+        return self.tuning.pipeline_args
+
+
+class SeedContender(SparkContender):
+    label = "seed"
+    table = seed_job.TABLE
+    module = "harness.bench.seed_job"
+
+
+class PythonContender(Contender):
+    label = "python"
+    table = plain_consumer.TABLE
+
+    def __init__(self, stack: StackInfo, topic: str, keyspace: str, workdir: Path, tuning: Tuning) -> None:
+        super().__init__(stack, topic, keyspace, workdir, tuning)
+        self.progress_log = workdir / "python-consumer.progress.jsonl"
+        self.log = workdir / "python-consumer.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable,
+            "-m",
+            "harness.bench.plain_consumer",
+            "--bootstrap-servers",
+            self.stack.bootstrap_servers,
+            "--topic",
+            self.topic,
+            "--group",
+            f"plain-{self.keyspace}",
+            "--cassandra-hosts",
+            self.stack.cassandra_hosts,
+            "--keyspace",
+            self.keyspace,
+            "--flush-interval-s",
+            str(self.tuning.python_flush_interval_s),
+            "--progress-log",
+            str(self.progress_log),
+        ]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        eventually(
+            lambda: self.log.read_text(errors="replace"),
+            lambda text: "assigned [" in text,
+            expected="the plain consumer to be assigned its partitions",
+            timeout_s=60,
+            abort=self.gone,
+        )
+
+    def consumed(self) -> dict[int, int]:
+        if not self.progress_log.exists():
+            return {}
+        lines = self.progress_log.read_text().splitlines()
+        offsets: dict[int, int] = {}
+        for line in lines:
+            if line.strip():
+                offsets.update({int(p): int(o) for p, o in json.loads(line)["offsets"].items()})
+        return offsets
+
+    def gone(self) -> str | None:
+        if self.process is None:
+            return "not started"
+        code = self.process.poll()
+        if code is None:
+            return None
+        tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
+        return f"the plain consumer exited with code {code}; its log ends:\n{tail}"
+
+    def stop(self) -> int:
+        if self.process is None:
+            return 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def probes(self) -> dict[str, Probe]:
+        assert self.process is not None
+        return {"driver": ProcessProbe(self.process.pid)}
+
+    def diagnosis(self) -> str:
+        return f"plain consumer log: {self.log}"
+
+
+CONTENDERS: dict[str, type[Contender]] = {
+    "pipeline": PipelineContender,
+    "seed": SeedContender,
+    "python": PythonContender,
+}
+
+
+@dataclass
+class Counts:
+    """Reads a contender's counts: every table here sums to (site, window) -> views."""
+
+    session: Session
+    keyspace: str
+    table: str
+    _totals: Any = field(default=None, init=False, repr=False)
+
+    def rows(self) -> dict[RowKey, int]:
+        out: dict[RowKey, int] = {}
+        query = f"SELECT site_id, window_start, views FROM {self.keyspace}.{self.table}"
+        for row in self.session.execute(query):
+            key = (row.site_id, _ms(row.window_start))
+            out[key] = out.get(key, 0) + row.views
+        return out
+
+    def total(self) -> int:
+        """Sum of all counts, computed by Cassandra (a poll every 100 ms must stay cheap)."""
+        if self._totals is None:
+            self._totals = self.session.prepare(
+                f"SELECT sum(views) AS views FROM {self.keyspace}.{self.table}"
+            )
+        row = self.session.execute(self._totals).one()
+        return int(row.views or 0) if row else 0
+
+    def exists(self) -> bool:
+        rows = self.session.execute(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s AND table_name = %s",
+            (self.keyspace, self.table),
+        )
+        return rows.one() is not None
+
+
+def _ms(value: datetime) -> int:
+    return int(value.replace(tzinfo=UTC).timestamp() * 1000)

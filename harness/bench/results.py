@@ -1,0 +1,333 @@
+"""What a benchmark run measured, the issue's targets judged against it, and the terminal table (pure).
+
+Everything here is plain data: `bench.json` is `dataclasses.asdict(Report)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from harness.bench.analysis import MemoryGrowth, ProgressSummary
+from harness.bench.latency import LagTrend, LatencyStats
+from harness.bench.ledger import Exactness
+from harness.bench.resources import Usage
+
+NAMES = {
+    "kafka": "Kafka consumer perf (ceiling)",
+    "pipeline": "pipeline (Tally, exactly-once)",
+    "seed": "seed design (RDD + lambdas)",
+    "python": "plain Python consumer",
+}
+
+
+@dataclass(frozen=True)
+class Generator:
+    events: int
+    seconds: float
+    rate: float
+    processes: int
+    indeterminate: int
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    records: int
+    seconds: float
+    rate: float  # records/s while fetching (the tool's fetch.nMsg.sec)
+    rate_with_join: float  # records/s including the consumer group join
+    mb_per_s: float
+
+
+@dataclass(frozen=True)
+class Drain:
+    contender: str
+    events: int
+    startup_s: float  # launch -> consuming (JVM, Spark session, executor; or group join)
+    seconds: float  # consuming -> Cassandra equals the ledger
+    rate: float  # events / seconds
+    rate_from_launch: float  # events / (startup_s + seconds)
+    exactness: Exactness
+    resources: dict[str, Usage]
+    progress: ProgressSummary | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.exactness.exact
+
+
+@dataclass(frozen=True)
+class Live:
+    contender: str
+    target_rate: float
+    achieved_rate: float
+    seconds: float
+    events: int
+    latency: LatencyStats
+    lag: LagTrend
+    kept_up: bool
+    converged: bool
+    exactness: Exactness | None
+    resources: dict[str, Usage]
+    driver_memory: MemoryGrowth | None = None
+    progress: ProgressSummary | None = None
+
+    def exact_or_unknown(self) -> bool:
+        return self.exactness is None or self.exactness.exact
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    target: str
+    measured: str
+    met: bool | None  # None: not measured in this run
+
+
+@dataclass(frozen=True)
+class Machine:
+    cores: int
+    memory_gib: float
+    kernel: str
+    versions: str
+
+
+@dataclass
+class Report:
+    machine: Machine
+    settings: dict[str, object]
+    generator: Generator | None = None
+    ceiling: Ceiling | None = None
+    drains: dict[str, Drain] = field(default_factory=dict)
+    latency: dict[str, Live] = field(default_factory=dict)  # at the fixed moderate rate
+    search: list[Live] = field(default_factory=list)  # the pipeline's live-rate steps
+    soak: Live | None = None
+    targets: list[Target] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def best_live(self) -> Live | None:
+        """The pipeline's highest live rate kept up with (the fixed-rate phase counts as a step)."""
+        steps = [s for s in (*self.search, self.latency.get("pipeline")) if s is not None and s.kept_up]
+        return max(steps, key=lambda s: s.achieved_rate, default=None)
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}/s"
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def judge(report: Report, latency_rate: float) -> list[Target]:
+    """The issue's targets, each with what this run measured; a contender that was not exact fails."""
+    pipeline = report.drains.get("pipeline")
+    ok = pipeline is not None and pipeline.exact
+    targets: list[Target] = []
+
+    def at_least(name: str, goal: str, value: float | None, bound: float | None, text: str) -> None:
+        met = None if value is None or bound is None else ok and value >= bound
+        targets.append(Target(name, goal, text, met))
+
+    rate = pipeline.rate if pipeline else None
+    exact_note = "" if ok or pipeline is None else " (NOT EXACT)"
+    at_least("drain rate", ">= 100,000 events/s", rate, 100_000.0, _rate(rate) + exact_note)
+    ceiling = report.ceiling.rate if report.ceiling else None
+    at_least(
+        "drain vs Kafka's consumer",
+        ">= 0.5 x Kafka's own consumer",
+        rate,
+        None if ceiling is None else 0.5 * ceiling,
+        "-" if rate is None or not ceiling else f"{rate / ceiling:.2f} x ({_rate(ceiling)})",
+    )
+    for other, factor in (("seed", 5.0), ("python", 3.0)):
+        ref = report.drains.get(other)
+        if ref is None or rate is None:
+            targets.append(Target(f"drain vs {other}", f">= {factor:g} x {NAMES[other]}", "-", None))
+            continue
+        note = "" if ref.exact else f" ({other} NOT EXACT: its rate does not count)"
+        met = ok and ref.exact and rate >= factor * ref.rate
+        targets.append(
+            Target(
+                f"drain vs {other}",
+                f">= {factor:g} x {NAMES[other]}",
+                f"{rate / ref.rate:.2f} x ({_rate(ref.rate)}){note}",
+                met if ref.exact else False,
+            )
+        )
+    live = report.latency.get("pipeline")
+    p99 = live.latency.p99_s if live else None
+    targets.append(
+        Target(
+            f"p99 latency at {latency_rate:,.0f}/s",
+            "<= 3 s",
+            _s(p99) + ("" if live is None or live.kept_up else " (did not keep up)"),
+            None if p99 is None else p99 <= 3.0 and live is not None and live.exact_or_unknown(),
+        )
+    )
+    # Without a separate soak, the fixed-rate phase stands in (too short to meet the target).
+    soak = report.soak or report.latency.get("pipeline")
+    memory = soak.driver_memory if soak else None
+    if soak is None or memory is None:
+        targets.append(
+            Target(
+                "driver memory over 10 min at 10,000/s",
+                "flat (fitted growth <= 5%)",
+                "not measured: run with --soak-minutes 10",
+                None,
+            )
+        )
+    else:
+        long_enough = soak.seconds >= 600
+        text = (
+            f"{memory.start_mb:,.0f} -> {memory.end_mb:,.0f} MiB ({memory.growth_pct:+.1f}%, "
+            f"{memory.per_10_min_mb:+.0f} MiB/10 min) over {soak.seconds / 60:.1f} min"
+        )
+        if not long_enough:
+            text += " (shorter than the 10 minutes the target asks)"
+        targets.append(
+            Target(
+                "driver memory over 10 min at 10,000/s",
+                "flat (fitted growth <= 5%)",
+                text,
+                memory.flat if long_enough else None,
+            )
+        )
+    return targets
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
+    """Columns padded to width; `align` has one l or r per column (default: first l, others r)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    lines = []
+    for n, row in enumerate((header, *rows)):
+        cells = [
+            str(c).ljust(w) if a == "l" else str(c).rjust(w)
+            for c, w, a in zip(row, widths, align, strict=True)
+        ]
+        lines.append("  " + "  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    return lines
+
+
+def _cpu(drain: Drain, role: str) -> str:
+    usage = drain.resources.get(role)
+    per = usage.per_million(drain.events) if usage else None
+    return "-" if per is None else f"{per:.1f}"
+
+
+def _peak(drain: Drain, role: str) -> str:
+    usage = drain.resources.get(role)
+    return "-" if usage is None else f"{usage.peak_rss_mb:,.0f}"
+
+
+def _mark(met: bool | None) -> str:
+    return {True: "met", False: "MISSED", None: "n/a"}[met]
+
+
+def render(report: Report) -> str:
+    """The comparison, as printed at the end of a run."""
+    m = report.machine
+    lines = [
+        f"Tally benchmark: {m.cores} cores, {m.memory_gib:.0f} GiB, {m.versions}; "
+        f"wall time {report.wall_seconds / 60:.1f} min",
+    ]
+    g = report.generator
+    if g:
+        lines.append(
+            f"generator: {g.events:,} events acknowledged in {g.seconds:.1f} s = {g.rate:,.0f} events/s "
+            f"({g.processes} processes; {g.indeterminate} indeterminate)"
+        )
+    lines += ["", "Backlog drain (same topic, same events), until Cassandra equals the ledger:"]
+    rows = []
+    if report.ceiling:
+        c = report.ceiling
+        rows.append([NAMES["kafka"], _rate(c.rate), _rate(c.rate_with_join), "-", "-", "-", "-", "-", "-"])
+    for label in ("pipeline", "seed", "python"):
+        d = report.drains.get(label)
+        if d is None:
+            continue
+        rows.append(
+            [
+                NAMES[label],
+                _rate(d.rate),
+                _rate(d.rate_from_launch),
+                f"{d.events:,}",
+                "yes" if d.exact else "NO",
+                _cpu(d, "driver"),
+                _peak(d, "driver"),
+                _cpu(d, "executor"),
+                _peak(d, "executor"),
+            ]
+        )
+    lines += _table(
+        [
+            "contender",
+            "events/s",
+            "from launch",
+            "events",
+            "exact",
+            "driver CPU s/M",
+            "driver peak MiB",
+            "executor CPU s/M",
+            "executor peak MiB",
+        ],
+        rows,
+    )
+    lines += ["", "End-to-end latency (producer ack -> count visible in Cassandra):"]
+    rows = []
+    live_rows = [(label, live) for label, live in report.latency.items()]
+    best = report.best_live()
+    if best is not None and best is not report.latency.get("pipeline"):
+        live_rows.append(("pipeline near max", best))
+    for label, live in live_rows:
+        lat = live.latency
+        rows.append(
+            [
+                NAMES.get(label, label),
+                _rate(live.achieved_rate),
+                _s(lat.p50_s),
+                _s(lat.p95_s),
+                _s(lat.p99_s),
+                _s(lat.max_s),
+                "yes" if live.kept_up else "NO",
+                "-" if live.exactness is None else ("yes" if live.exactness.exact else "NO"),
+            ]
+        )
+    lines += _table(["contender", "rate", "p50", "p95", "p99", "max", "kept up", "exact"], rows)
+    if report.search:
+        lines += ["", "Pipeline live-rate search (>= 60 s per step; kept up = no growing lag):"]
+        rows = [
+            [
+                _rate(s.target_rate),
+                _rate(s.achieved_rate),
+                f"{s.lag.slope_per_s:+,.0f}/s",
+                f"{s.lag.final:,}",
+                _s(s.latency.p99_s),
+                "yes" if s.kept_up else "NO",
+            ]
+            for s in report.search
+        ]
+        lines += _table(["target", "achieved", "lag trend", "final lag", "p99", "kept up"], rows)
+        lines.append(f"  largest live rate kept up with: {_rate(best.achieved_rate if best else None)}")
+    pipeline = report.drains.get("pipeline")
+    if pipeline and pipeline.progress and pipeline.progress.trigger_ms:
+        p = pipeline.progress
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in p.shares().items() if v >= 0.005)
+        lines += [
+            "",
+            f"Where the pipeline's drain went (Spark query progress, {p.batches} batches, "
+            f"{p.trigger_ms / 1000:.1f} s of triggers): {shares}",
+        ]
+    lines += ["", "Targets (issue 5):"]
+    lines += _table(
+        ["target", "goal", "measured", "verdict"],
+        [[t.name, t.target, t.measured, _mark(t.met)] for t in report.targets],
+        align="llll",
+    )
+    for error in report.errors:
+        lines.append(f"ERROR: {error}")
+    return "\n".join(lines)

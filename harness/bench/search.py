@@ -1,0 +1,68 @@
+"""Which live rate to try next, from the steps tried so far (pure): grow until the consumer falls
+behind, then bisect between the best rate kept up with and the lowest one that was not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Step:
+    target_rate: float
+    achieved_rate: float  # what the generator really sent, events/s
+    kept_up: bool
+
+    @property
+    def generator_limited(self) -> bool:
+        """The generator fell more than 5% short: the step measured the generator, not the consumer."""
+        return self.achieved_rate < 0.95 * self.target_rate
+
+
+@dataclass(frozen=True)
+class SearchPolicy:
+    start: float
+    max_steps: int = 3
+    grow: float = 1.5
+    # Stop bisecting once the bracket is this narrow (hi / lo).
+    resolution: float = 1.15
+    granularity: float = 1_000.0
+
+
+def best_kept_up(steps: Sequence[Step]) -> Step | None:
+    """The highest step kept up with: its *achieved* rate is what the consumer sustained."""
+    good = [s for s in steps if s.kept_up]
+    return max(good, key=lambda s: s.achieved_rate, default=None)
+
+
+def next_rate(steps: Sequence[Step], policy: SearchPolicy) -> float | None:
+    """The next target rate, or None when the search is done."""
+    if len(steps) >= policy.max_steps:
+        return None
+    if not steps:
+        return _round(policy.start, policy)
+    passed = [s.achieved_rate for s in steps if s.kept_up]
+    failed = [s.target_rate for s in steps if not s.kept_up and not s.generator_limited]
+    lo = max(passed, default=None)
+    hi = min((r for r in failed if lo is None or r > lo), default=None)
+    if any(s.generator_limited and s.kept_up for s in steps) and hi is None:
+        # The consumer kept up with all the generator could send: going higher measures nothing.
+        return None
+    if hi is None:
+        assert lo is not None
+        # `start` is an informed guess (from the drain rate): climb to it at once if it is higher.
+        candidate = max(lo * policy.grow, policy.start)
+    elif lo is None:
+        candidate = hi / policy.grow
+    elif hi / lo <= policy.resolution:
+        return None
+    else:
+        candidate = (lo * hi) ** 0.5
+    rate = _round(candidate, policy)
+    if any(abs(rate - s.target_rate) < policy.granularity / 2 for s in steps):
+        return None
+    return rate
+
+
+def _round(rate: float, policy: SearchPolicy) -> float:
+    return max(policy.granularity, round(rate / policy.granularity) * policy.granularity)

@@ -1,0 +1,208 @@
+"""Benchmark bookkeeping: the ledger comparison, summaries, targets, and the table and JSON output."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, replace
+
+import pytest
+
+from harness.bench.analysis import memory_growth, summarize_progress
+from harness.bench.kafka_perf import parse_output
+from harness.bench.latency import LagTrend, LatencyStats
+from harness.bench.ledger import Ledger, compare, record_key, row_of_key
+from harness.bench.resources import Usage
+from harness.bench.results import Ceiling, Drain, Generator, Live, Machine, Report, judge, render
+
+MiB = 1024 * 1024
+ROW = ("site-000", 1_767_225_600_000)
+
+
+def ledger(**rows: int) -> Ledger:
+    return Ledger(acked=Counter({(site, 0): n for site, n in rows.items()}))
+
+
+def test_record_keys_name_their_row() -> None:
+    assert row_of_key(record_key(*ROW).encode()) == ROW
+    with pytest.raises(ValueError, match="not a benchmark record key"):
+        row_of_key(b"site-000")
+
+
+def test_exact_counts_pass_and_each_kind_of_damage_is_named() -> None:
+    assert compare(ledger(a=3, b=2), {("a", 0): 3, ("b", 0): 2}).exact
+    result = compare(ledger(a=3, b=2), {("a", 0): 2, ("b", 0): 4, ("c", 0): 1})
+    assert not result.exact
+    assert (result.lost, result.duplicated, result.unexpected) == (1, 2, 1)
+    assert [d.row for d in result.differing] == [("a", 0), ("b", 0), ("c", 0)]
+    assert "NOT EXACT" in result.explain()
+
+
+def test_indeterminate_sends_allow_a_range() -> None:
+    book = Ledger(acked=Counter({("a", 0): 3}), failed=Counter({("a", 0): 2}))
+    assert compare(book, {("a", 0): 5}).exact
+    assert compare(book, {("a", 0): 3}).exact
+    assert compare(book, {("a", 0): 6}).duplicated == 1
+
+
+def test_ledgers_add_up_from_generator_keys() -> None:
+    book = Ledger.from_keys({record_key("a", 0): 2}, {record_key("a", 0): 1})
+    book.add(Ledger.from_keys({record_key("a", 0): 3, record_key("b", 60): 1}))
+    assert book.acked == Counter({("a", 0): 5, ("b", 60): 1})
+    assert (book.total, book.indeterminate) == (6, 1)
+
+
+def test_memory_growth_is_a_fit_after_the_warm_up() -> None:
+    flat = [(float(t), (500 + (t % 3)) * MiB) for t in range(0, 600, 5)]
+    growing = [(float(t), (500 + t // 6) * MiB) for t in range(0, 600, 5)]
+    flat_growth, grown = memory_growth(flat), memory_growth(growing)
+    assert flat_growth is not None
+    assert flat_growth.flat
+    assert grown is not None
+    assert not grown.flat
+    assert grown.per_10_min_mb == pytest.approx(100, abs=1)
+    assert memory_growth(flat[:2]) is None
+
+
+def test_progress_summary_sums_batches_with_input_after_a_batch() -> None:
+    reports = [
+        {"batchId": 0, "numInputRows": 100, "durationMs": {"addBatch": 900, "triggerExecution": 1000}},
+        {"batchId": 1, "numInputRows": 0, "durationMs": {"addBatch": 5, "triggerExecution": 10}},
+        {
+            "batchId": 2,
+            "numInputRows": 50,
+            "durationMs": {"addBatch": 400, "walCommit": 50, "triggerExecution": 500},
+            "stateOperators": [{"numRowsTotal": 7}],
+        },
+    ]
+    all_batches = summarize_progress(reports)
+    assert (all_batches.batches, all_batches.input_rows, all_batches.max_batch_rows) == (2, 150, 100)
+    assert all_batches.duration_ms["addBatch"] == 1300
+    assert all_batches.shares()["addBatch"] == pytest.approx(1300 / 1500, abs=0.001)
+    assert all_batches.state_rows == 7
+    assert summarize_progress(reports, after_batch=0).input_rows == 50
+
+
+PERF_OUTPUT = """SLF4J: Defaulting to no-operation (NOP) logger implementation
+start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, \
+fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+2026-11-24 16:00:44:123, 2026-11-24 16:00:46:314, 97.0735, 44.3050, 1000000, 456412.5970, 691, 1500, \
+64.7157, 666666.6667
+"""
+
+
+def test_consumer_perf_output_is_parsed() -> None:
+    perf = parse_output(PERF_OUTPUT)
+    assert perf.records == 1_000_000
+    assert perf.fetch_rate == pytest.approx(666_666.67)
+    assert perf.fetch_seconds == 1.5
+    assert perf.seconds == pytest.approx(2.191)
+    with pytest.raises(ValueError, match="no ConsumerPerformance result"):
+        parse_output("Exception in thread main")
+
+
+def _usage(cpu: float) -> Usage:
+    return Usage(cpu_seconds=cpu, peak_rss_mb=800.0, first_rss_mb=500.0, last_rss_mb=700.0)
+
+
+def _drain(label: str, rate: float, exact: bool = True) -> Drain:
+    events = 5_000_000
+    counted = {ROW: events if exact else events + 1}
+    return Drain(
+        contender=label,
+        events=events,
+        startup_s=9.0,
+        seconds=events / rate,
+        rate=rate,
+        rate_from_launch=events / (events / rate + 9.0),
+        exactness=compare(Ledger(acked=Counter({ROW: events})), counted),
+        resources={"driver": _usage(10.0), "executor": _usage(50.0)},
+    )
+
+
+def _live(label: str, rate: float, p99: float, kept: bool = True) -> Live:
+    return Live(
+        contender=label,
+        target_rate=rate,
+        achieved_rate=rate,
+        seconds=60.0,
+        events=int(rate * 60),
+        latency=LatencyStats(int(rate * 60), 0, p99 / 2, p99 * 0.9, p99, p99 * 1.1, p99 / 2),
+        lag=LagTrend(600, 5.0, 1000.0, 100, 5000),
+        kept_up=kept,
+        converged=True,
+        exactness=None,
+        resources={"driver": _usage(3.0)},
+    )
+
+
+def _report(pipeline_rate: float = 200_000, p99: float = 2.0) -> Report:
+    report = Report(
+        machine=Machine(cores=2, memory_gib=24.0, kernel="6", versions="spark-4.0.0"),
+        settings={"events": 5_000_000},
+        generator=Generator(5_000_000, 12.0, 416_000, 2, 0),
+        ceiling=Ceiling(5_000_000, 5.0, 1_000_000, 800_000, 100.0),
+    )
+    report.drains = {
+        "python": _drain("python", 50_000),
+        "seed": _drain("seed", 30_000),
+        "pipeline": _drain("pipeline", pipeline_rate),
+    }
+    report.latency = {"pipeline": _live("pipeline", 10_000, p99), "seed": _live("seed", 10_000, 4.0)}
+    report.search = [_live("pipeline", 50_000, 2.5), _live("pipeline", 80_000, 9.0, kept=False)]
+    return report
+
+
+def _verdicts(report: Report) -> dict[str, bool | None]:
+    return {t.name: t.met for t in judge(report, 10_000)}
+
+
+def test_targets_met_by_a_fast_exact_pipeline() -> None:
+    verdicts = _verdicts(_report(pipeline_rate=600_000))
+    assert verdicts["drain rate"] is True
+    assert verdicts["drain vs Kafka's consumer"] is True
+    assert verdicts["drain vs seed"] is True
+    assert verdicts["drain vs python"] is True
+    assert verdicts["p99 latency at 10,000/s"] is True
+    # One minute at 10k/s is reported, but cannot meet a 10-minute target.
+    assert verdicts["driver memory over 10 min at 10,000/s"] is None
+
+
+def test_targets_missed_by_a_slow_pipeline() -> None:
+    verdicts = _verdicts(_report(pipeline_rate=60_000, p99=4.0))
+    assert verdicts["drain rate"] is False
+    assert verdicts["drain vs Kafka's consumer"] is False
+    assert verdicts["drain vs seed"] is False  # 2x, not 5x
+    assert verdicts["drain vs python"] is False
+    assert verdicts["p99 latency at 10,000/s"] is False
+
+
+def test_a_fast_wrong_answer_does_not_count() -> None:
+    report = _report(pipeline_rate=600_000)
+    report.drains["pipeline"] = _drain("pipeline", 600_000, exact=False)
+    verdicts = _verdicts(report)
+    assert [verdicts[name] for name in verdicts if name.startswith("drain")] == [False] * 4
+    report.targets = judge(report, 10_000)
+    assert "NOT EXACT" in render(report)
+
+
+def test_a_ten_minute_soak_judges_memory() -> None:
+    report = _report()
+    soak = replace(_live("pipeline", 10_000, 2.0), seconds=600.0)
+    series = [(float(t), 500 * MiB) for t in range(0, 600, 5)]
+    report.soak = replace(soak, driver_memory=memory_growth(series))
+    assert _verdicts(report)["driver memory over 10 min at 10,000/s"] is True
+
+
+def test_table_and_json_carry_the_numbers() -> None:
+    report = _report(pipeline_rate=60_000)
+    report.targets = judge(report, 10_000)
+    table = render(report)
+    for expected in ("60,000/s", "1,000,000/s", "p99", "MISSED", "largest live rate kept up with: 50,000/s"):
+        assert expected in table
+    data = json.loads(json.dumps(asdict(report), default=str))
+    assert data["drains"]["pipeline"]["rate"] == 60_000
+    assert data["drains"]["pipeline"]["exactness"]["exact"] is True
+    assert data["latency"]["pipeline"]["latency"]["p99_s"] == 2.0
+    assert {t["name"] for t in data["targets"]} >= {"drain rate", "p99 latency at 10,000/s"}
+    assert report.best_live() is report.search[0]
