@@ -1,4 +1,5 @@
-"""Command line of the harness: `images` builds the stack's images, `audit` runs the main job."""
+"""Command line of the harness: `images` builds the stack's images, `audit` runs the main job,
+`audit compare OLD NEW` puts two audits side by side."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import importlib.metadata
 import subprocess
 import sys
+from pathlib import Path
 
 from harness.versions import Versions
 
@@ -23,14 +25,34 @@ def ensure_pyspark(versions: Versions) -> None:
         )
 
 
+def compare(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m harness audit compare", description="two audits side by side, changes flagged"
+    )
+    parser.add_argument("old", type=Path, help="an audit directory or its audit.json")
+    parser.add_argument("new", type=Path, help="an audit directory or its audit.json")
+    parser.add_argument("--out", type=Path, help="where compare.md/html go (default: beside NEW)")
+    args = parser.parse_args(argv)
+    from harness.audit_compare import main_compare
+
+    return main_compare(args.old, args.new, args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # A sub-command of `audit` whose options would clash with the audit's own.
+    if argv[:2] == ["audit", "compare"]:
+        return compare(argv[2:])
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     images = commands.add_parser("images", help="build the images of a version set (skips existing ones)")
     Versions.add_arguments(images)
     pyspark = commands.add_parser("pyspark", help="install the pinned pyspark here (unit tests, drivers)")
     Versions.add_arguments(pyspark)
-    audit = commands.add_parser("audit", help="run the main job and print the verdict")
+    audit = commands.add_parser(
+        "audit",
+        help="run the scenario catalogue on version sets and write the report (`audit compare OLD NEW`)",
+    )
     from harness.audit import add_arguments, options, run
 
     add_arguments(audit)
@@ -44,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "pyspark":
         ensure_pyspark(versions)
         return 0
-    return run(options(args))
+    try:
+        opts = options(args)
+    except ValueError as error:
+        parser.error(str(error))
+    return run(opts)
 
 
 if __name__ == "__main__":

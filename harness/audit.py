@@ -1,131 +1,310 @@
-"""The main job: start the stack, run a workload through the pipeline (with a restart), judge the counts.
+"""The upgrade audit: the scenario catalogue against one version set or a matrix of them, one stack per
+set and one trial per scenario, written as report.md, report.html, junit.xml and audit.json.
 
-Prints expected against counted per site and a verdict; exit status 0 only when the verdict is valid.
+Exit status 0 only when every version set ran and every scenario is valid; otherwise one line per
+failure. A version set whose images do not build or whose stack does not start is reported, and the
+audit goes on with the next one.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
+import re
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.checker import Verdict
+from harness.audit_model import PROFILES, AuditResult, Profile, Sample, ScenarioResult, VersionSetResult
+from harness.catalogue import MAX_OFFSETS_PER_TRIGGER, SEED, Entry, select
 from harness.docker_engine import ensure_engine
 from harness.images import ensure_images
-from harness.snapshot import SinkSnapshot
-from harness.stack import Stack
+from harness.report import write_report
+from harness.scenario import ScenarioFailed, Step
+from harness.scenario import run as run_steps
+from harness.stack import Stack, StackInfo
+from harness.timeline import Sampler, StepClock, recovery_s
 from harness.trial import Trial
 from harness.versions import Versions
-from harness.workload import WorkloadSpec
 
-START_MS = 1_767_225_600_000
+DEFAULT_EVENTS: dict[Profile, int] = {"quick": 3_000, "deep": 12_000}
+PROGRESS_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
 class AuditOptions:
-    versions: Versions
-    out: Path
+    version_sets: tuple[Versions, ...]  # the baseline first: the matrix comparison reads against it
+    scenarios: tuple[Entry, ...]
+    profile: Profile
     seed: int
     events: int
-    sites: int
-    malformed_fraction: float
+    out: Path
+    sink: str | None = None  # MODULE:CLASS of another sink, for negative controls
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     Versions.add_arguments(parser)
-    parser.add_argument("--out", type=Path, default=Path(".tally/audit"), help="where logs and history go")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--events", type=int, default=20_000, help="events per phase (two phases)")
-    parser.add_argument("--sites", type=int, default=60)
-    parser.add_argument("--malformed-fraction", type=float, default=0.02)
+    components = [f.name for f in fields(Versions)]
+    parser.add_argument(
+        "--matrix",
+        action="append",
+        default=[],
+        metavar="COMPONENT=V1,V2",
+        help=f"run the catalogue once per version of a component ({', '.join(components)}); "
+        "repeat for a product of several",
+    )
+    parser.add_argument(
+        "--profile", choices=PROFILES, default="quick", help="quick for CI, deep for a release"
+    )
+    parser.add_argument(
+        "--scenarios", help="comma-separated scenario names (default: all of the profile)", default=""
+    )
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--events",
+        type=int,
+        help=f"events of each scenario's main phase (default {DEFAULT_EVENTS['quick']} quick, "
+        f"{DEFAULT_EVENTS['deep']} deep)",
+    )
+    parser.add_argument("--out", type=Path, default=Path(".tally/audit"), help="where the report goes")
+    parser.add_argument("--sink", metavar="MODULE:CLASS", help="run another sink (default: Tally's own)")
+
+
+def matrix(base: Versions, specs: Sequence[str]) -> tuple[Versions, ...]:
+    """`["kafka=4.1.1,3.9.1"]` -> one version set per value (a product over several specs)."""
+    components = {f.name for f in fields(Versions)}
+    axes: list[list[tuple[str, str]]] = []
+    for spec in specs:
+        component, _, values = spec.partition("=")
+        component = component.strip().replace("-", "_")
+        chosen = [v.strip() for v in values.split(",") if v.strip()]
+        if component not in components or not chosen:
+            raise ValueError(
+                f"--matrix {spec!r}: want COMPONENT=V1,V2 with COMPONENT in {sorted(components)}"
+            )
+        axes.append([(component, v) for v in chosen])
+    return tuple(replace(base, **dict(combo)) for combo in itertools.product(*axes))
 
 
 def options(args: argparse.Namespace) -> AuditOptions:
+    base = Versions.from_env().with_arguments(args)
+    names = [name.strip() for name in args.scenarios.split(",") if name.strip()]
     return AuditOptions(
-        versions=Versions.from_env().with_arguments(args),
-        out=args.out,
+        version_sets=matrix(base, args.matrix),
+        scenarios=select(args.profile, names),
+        profile=args.profile,
         seed=args.seed,
-        events=args.events,
-        sites=args.sites,
-        malformed_fraction=args.malformed_fraction,
+        events=args.events or DEFAULT_EVENTS[args.profile],
+        out=args.out,
+        sink=args.sink,
     )
 
 
-def step(message: str, started: float) -> None:
-    print(f"[audit {time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+class Progress:
+    """Live lines on stderr: where the audit is, and how far the stream has got."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.where = ""
+        self._last_line = 0.0
+
+    def say(self, message: str) -> None:
+        self._last_line = time.monotonic()
+        print(f"[audit {time.monotonic() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def sample(self, point: Sample) -> None:
+        if time.monotonic() - self._last_line >= PROGRESS_EVERY_S:
+            self.say(f"{self.where} · acked {point.acknowledged} counted {point.counted} · {point.t_s:.0f}s")
 
 
-def per_site_table(trial: Trial, snapshot: SinkSnapshot) -> str:
-    late = {position for position in snapshot.late}
-    expected = Counter[str]()
-    for op in trial.history.acknowledged():
-        if op.kind == "valid" and op.site_id and op.position not in late:
-            expected[op.site_id] += 1
-    counted = Counter[str]()
-    for (site, _), views in snapshot.counts.items():
-        counted[site] += views
-    lines = [f"{'site':<12} {'expected':>9} {'counted':>9} {'diff':>6}"]
-    for site in sorted(set(expected) | set(counted)):
-        diff = counted[site] - expected[site]
-        mark = "" if diff == 0 else "  <-"
-        lines.append(f"{site:<12} {expected[site]:>9} {counted[site]:>9} {diff:>+6}{mark}")
-    lines.append(f"{'total':<12} {sum(expected.values()):>9} {sum(counted.values()):>9}")
-    return "\n".join(lines)
+def _versions_dict(versions: Versions) -> dict[str, str]:
+    return {
+        "spark": versions.spark,
+        "kafka": versions.kafka,
+        "cassandra": versions.cassandra,
+        "connector": versions.spark_kafka_connector,
+        "cassandra-driver": versions.cassandra_driver,
+    }
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
+
+
+def _relative(path: Path, out: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(out.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def audit_version_set(
+    versions: Versions, opts: AuditOptions, workdir: Path, progress: Progress
+) -> VersionSetResult:
+    label = versions.label()
+    vs = VersionSetResult(versions=_versions_dict(versions), label=label)
+    progress.say(f"{label}: images")
+    try:
+        images = ensure_images(versions)
+    except Exception as error:
+        progress.say(f"{label}: build failed: {_first_line(str(error))}")
+        return replace(vs, status="build-failed", error=f"{type(error).__name__}: {error}")
+    stack = Stack(versions, images, workdir.resolve())
+    try:
+        progress.say(f"{label}: starting the stack")
+        try:
+            info = stack.start()
+        except Exception as error:
+            progress.say(f"{label}: start failed: {_first_line(str(error))}")
+            return replace(vs, status="start-failed", error=f"{type(error).__name__}: {error}")
+        results = []
+        for number, entry in enumerate(opts.scenarios, start=1):
+            progress.where = f"{label} · {entry.name} ({number}/{len(opts.scenarios)})"
+            result = run_scenario(entry, info, opts, progress)
+            progress.say(f"{progress.where}: {result.verdict} in {result.duration_s:.0f}s")
+            results.append(result)
+        return replace(vs, scenarios=results)
+    finally:
+        stack.close()
+
+
+def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Progress) -> ScenarioResult:
+    """One trial: steps timed, the stream sampled, the verdict and its evidence; never raises for a
+    failing scenario (it becomes an invalid result with its reason)."""
+    scenario = entry.build(opts.seed, opts.events)
+    base = ScenarioResult(
+        name=entry.name, versions=info.versions.label(), valid=None, description=scenario.describe()
+    )
+    try:
+        trial = Trial(
+            info,
+            entry.name[:24],
+            max_offsets_per_trigger=MAX_OFFSETS_PER_TRIGGER,
+            sink=opts.sink,
+            **entry.trial,
+        )
+    except Exception as error:
+        return replace(
+            base, reason=f"could not set up the trial: {type(error).__name__}: {_first_line(str(error))}"
+        )
+    started = time.monotonic()
+    sampler = Sampler(trial, started, on_sample=progress.sample)
+    clock = StepClock(started, sampler.acknowledged, entry.fault_step)
+
+    def on_step(index: int, step: Step, done: bool) -> None:
+        clock(index, step, done)
+        if not done:
+            last = sampler.samples[-1] if sampler.samples else None
+            counts = f" · acked {last.acknowledged} counted {last.counted}" if last else ""
+            progress.say(
+                f"{progress.where} · step {index + 1}/{len(scenario.steps)}: {step}{counts} · "
+                f"{time.monotonic() - started:.0f}s"
+            )
+
+    reason = ""
+    failure_dump = ""
+    try:
+        with sampler:
+            try:
+                run_steps(scenario, trial, on_step=on_step)
+            except ScenarioFailed as failure:
+                failure_dump = str(failure)
+                cause = failure.__cause__
+                where = f"step {clock.current[0] + 1} ({clock.current[1]})" if clock.current else "setup"
+                detail = f"{type(cause).__name__}: {_first_line(str(cause))}" if cause else "failed"
+                reason = f"{where}: {detail}"
+        duration = time.monotonic() - started
+        verdict = trial.verdict()
+        diagnosis = trial.diagnosis()
+    except Exception as error:  # the harness itself broke: nothing judged is no pass
+        return replace(base, reason=f"harness error: {type(error).__name__}: {_first_line(str(error))}")
+    finally:
+        trial.close()
+    summary = verdict.summary
+    valid = False if reason else verdict.valid
+    if reason and summary is not None and verdict.valid is False:
+        evidence = [
+            f"{n} {what}"
+            for n, what in (
+                (summary.lost, "lost"),
+                (summary.duplicated, "duplicated"),
+                (summary.unexpected, "unexpected"),
+            )
+            if n
+        ]
+        reason += f" ({', '.join(evidence)})" if evidence else ""
+    if not reason and verdict.valid is None:
+        reason = f"the checker could not judge: {verdict.error}"
+    artifacts: list[str] = []
+    if valid is not True:
+        assert trial.history.path is not None
+        dump = trial.history.path.parent / "failure.txt"
+        dump.write_text(f"{failure_dump or scenario.describe()}\n\n{verdict.explain()}\n\n{diagnosis}\n")
+        artifacts = [
+            _relative(p, opts.out) for p in (dump, trial.history.path, info.logs_dir) if p is not None
+        ]
+    counted = summary.counted_total if summary else 0
+    return replace(
+        base,
+        valid=valid,
+        reason=reason,
+        attempted=summary.attempted if summary else 0,
+        acknowledged=summary.acknowledged if summary else 0,
+        counted=counted,
+        dead_lettered=summary.dead_lettered if summary else 0,
+        late=summary.late if summary else 0,
+        lost=summary.lost if summary else 0,
+        duplicated=summary.duplicated if summary else 0,
+        unexpected=summary.unexpected if summary else 0,
+        fault=entry.fault,
+        fault_at_s=clock.fault_at_s,
+        heal_at_s=clock.heal_at_s,
+        recovery_s=recovery_s(sampler.samples, clock.heal_at_s, clock.acknowledged_at_heal),
+        duration_s=round(duration, 2),
+        throughput_eps=round(counted / duration, 1) if duration > 0 else 0.0,
+        differing_rows=verdict.explain() if verdict.valid is not True else "",
+        artifacts=artifacts,
+        timeline=sampler.samples,
+    )
 
 
 def run(opts: AuditOptions) -> int:
-    started = time.monotonic()
+    progress = Progress()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     ensure_engine()
-    images = ensure_images(opts.versions)
     opts.out.mkdir(parents=True, exist_ok=True)
-    workdir = opts.out / time.strftime("%Y%m%d-%H%M%S")
-    stack = Stack(opts.versions, images, workdir.resolve())
-    step(f"starting {opts.versions.label()}", started)
-    info = stack.start()
-    try:
-        trial = Trial(info, "audit", max_offsets_per_trigger=10_000)
-        try:
-            verdict = _exercise(trial, opts, started)
-            print(per_site_table(trial, trial.snapshot()))
-            print(verdict.explain())
-            print(trial.diagnosis())
-        finally:
-            trial.close()
-    finally:
-        stack.close()
-    step(
-        f"verdict: {'VALID' if verdict.valid else 'INVALID' if verdict.valid is False else 'UNKNOWN'}",
-        started,
+    runs = opts.out / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    names = ", ".join(entry.name for entry in opts.scenarios)
+    progress.say(
+        f"{len(opts.version_sets)} version set(s) x {len(opts.scenarios)} scenario(s) [{names}], "
+        f"profile {opts.profile}, seed {opts.seed}, {opts.events} events"
+        + (f", sink {opts.sink}" if opts.sink else "")
     )
-    return 0 if verdict.valid else 1
-
-
-def _exercise(trial: Trial, opts: AuditOptions, started: float) -> Verdict:
-    def workload(phase: int) -> WorkloadSpec:
-        return WorkloadSpec(
-            seed=opts.seed * 100 + phase,
-            events=opts.events,
-            sites=opts.sites,
-            start_ms=START_MS + phase * 3 * 60_000,
-            spread_ms=5 * 60_000,
-            malformed_fraction=opts.malformed_fraction,
-        )
-
-    sent = trial.produce(workload(0))
-    step(f"produced {sent.acknowledged}/{sent.attempted} acknowledged at {sent.rate:,.0f}/s", started)
-    driver = trial.start_driver()
-    step(f"driver {driver.name} submitted to {trial.stack.spark_master}", started)
-    trial.wait_consumed()
-    step("phase 1 consumed; stopping the driver gracefully (SIGTERM)", started)
-    code = driver.stop()
-    step(f"driver exited {code}; producing phase 2 while it is down", started)
-    sent = trial.produce(workload(1))
-    step(f"produced {sent.acknowledged}/{sent.attempted} acknowledged", started)
-    trial.start_driver()
-    step("restarted from the checkpoint", started)
-    trial.wait_consumed()
-    step("phase 2 consumed; checking Cassandra against the ledger", started)
-    return trial.verdict()
+    sets = [
+        audit_version_set(versions, opts, runs / f"{i + 1}-{_slug(versions.label())}", progress)
+        for i, versions in enumerate(opts.version_sets)
+    ]
+    result = AuditResult(
+        started_at=started_at,
+        duration_s=round(time.monotonic() - progress.started, 1),
+        seed=opts.seed,
+        profile=opts.profile,
+        events=opts.events,
+        version_sets=sets,
+    )
+    written = write_report(result, opts.out)
+    progress.say(f"report: {written['report.md']} (also report.html, junit.xml, audit.json)")
+    if result.valid:
+        progress.say(f"VALID: {sum(len(vs.scenarios) for vs in sets)} scenario(s) exact")
+        return 0
+    for line in result.failures():
+        print(f"FAILED {line}", file=sys.stderr)
+    return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -259,14 +260,23 @@ class ScenarioFailed(AssertionError):
     pass
 
 
-def run(scenario: Scenario, trial: Trial) -> Context:
+# (index, step, done): called before a step runs (done False) and after it succeeded (done True).
+StepHook = Callable[[int, Step, bool], None]
+
+
+def run(scenario: Scenario, trial: Trial, on_step: StepHook | None = None) -> Context:
+    """Run the steps in order; `on_step` lets a caller time them (the audit marks faults and heals)."""
     ctx = Context(trial, scenario.seed, random.Random(scenario.seed))
     started = time.monotonic()
     current = 0
     try:
         for step in scenario.steps:
             print(f"[scenario {time.monotonic() - started:6.1f}s] {step}", file=sys.stderr, flush=True)
+            if on_step is not None:
+                on_step(current, step, False)
             step.run(ctx)
+            if on_step is not None:
+                on_step(current, step, True)
             current += 1
     except Exception as error:
         for fault in reversed(ctx.faults):

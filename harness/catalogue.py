@@ -1,0 +1,257 @@
+"""The scenario catalogue: every scenario the chaos tier and the audit run, built for a seed and a size.
+
+An `Entry` names a scenario, the fault it carries (None for plain flows) and the profiles it belongs
+to; `build(seed, events)` makes its steps, `events` being the size of the scenario's main phase.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.audit_model import Profile
+from harness.nemesis import Fault
+from harness.scenario import (
+    Check,
+    EnsureDriver,
+    Heal,
+    Hold,
+    Inject,
+    KillDriverMidway,
+    Produce,
+    ResumeZombie,
+    Scenario,
+    StartDriver,
+    Step,
+    StopDriver,
+    WaitConsumed,
+    WaitDriverExit,
+    WaitFrozen,
+    WaitProgress,
+)
+from harness.workload import WorkloadSpec
+
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, on a window boundary
+SEED = 20261124
+# Small batches: a fault lands between batches of one phase, not before or after all of it.
+MAX_OFFSETS_PER_TRIGGER = 2_000
+CRASH_POINTS = ("sink.before_write", "sink.mid_write", "sink.after_write")
+
+
+def load(
+    seed: int,
+    events: int,
+    minute: int = 0,
+    minutes: int = 4,
+    malformed: float = 0.01,
+    disorder_ms: int = 1_000,
+) -> Produce:
+    return Produce(
+        WorkloadSpec(
+            seed=seed,
+            events=events,
+            sites=50,
+            start_ms=START_MS + minute * 60_000,
+            spread_ms=minutes * 60_000,
+            disorder_ms=disorder_ms,
+            malformed_fraction=malformed,
+        )
+    )
+
+
+def crash_in_a_fresh_batch(
+    point: str, sink: str | None = None, seed: int = SEED, events: int = 4_000
+) -> tuple[Step, ...]:
+    """Phase A committed; phase B (new windows, one batch) crashes at `point`, then replays."""
+    return (
+        load(seed, events),
+        StartDriver(sink=sink),
+        WaitConsumed(),
+        StopDriver(),
+        load(seed + 1, events * 3 // 8, minute=30),
+        StartDriver(failpoints=(f"{point}=crash@0+",), sink=sink),
+        WaitDriverExit(),
+        StartDriver(sink=sink),
+        WaitConsumed(),
+    )
+
+
+def zombie(sink: str | None = None, seed: int = SEED, events: int = 12_000) -> tuple[Step, ...]:
+    """Batch 1 freezes half written; the replacement reruns it and goes on updating the same windows
+    (two windows over six batches), then the zombie wakes up and writes its stale second half."""
+    return (
+        load(seed, events, minutes=2),
+        StartDriver(failpoints=("sink.mid_write=stop@1",), sink=sink),
+        WaitFrozen(),
+        StartDriver(sink=sink),
+        WaitConsumed(),
+        ResumeZombie(),
+    )
+
+
+def outage(fault: Fault, hold_s: float = 10, seed: int = SEED, events: int = 6_000) -> tuple[Step, ...]:
+    return (
+        load(seed, events),
+        StartDriver(),
+        WaitProgress(),
+        Inject(fault),
+        Hold(hold_s),
+        Heal(fault),
+        load(seed + 1, events // 2, minute=2),
+        EnsureDriver(),
+        WaitConsumed(),
+        Check(),
+    )
+
+
+def driver_sigkill(seed: int = SEED, events: int = 12_000) -> tuple[Step, ...]:
+    return (load(seed, events), StartDriver(), KillDriverMidway(), StartDriver(), WaitConsumed(), Check())
+
+
+def normal_flow(seed: int, events: int) -> tuple[Step, ...]:
+    return (load(seed, events), StartDriver(), WaitConsumed(), Check())
+
+
+def graceful_restart(seed: int, events: int) -> tuple[Step, ...]:
+    """More events for the same windows and new ones while the driver is down: the next one must add
+    to the state the first left in the checkpoint."""
+    return (
+        load(seed, events),
+        StartDriver(),
+        WaitConsumed(),
+        StopDriver(),
+        load(seed + 1, events // 2, minute=2),
+        StartDriver(),
+        WaitConsumed(),
+        Check(),
+    )
+
+
+def bad_input(seed: int, events: int) -> tuple[Step, ...]:
+    """Every kind of malformed record, 15 % of the input: each must be dead-lettered with its reason."""
+    return (load(seed, events, malformed=0.15), StartDriver(), WaitConsumed(), Check())
+
+
+def late_events(seed: int, events: int) -> tuple[Step, ...]:
+    """With one minute of allowed lateness, a tenth of the input arrives for windows long closed: it
+    must be reported late, the rest counted."""
+    return (
+        load(seed, events, minute=10, minutes=5, disorder_ms=0),
+        StartDriver(),
+        WaitConsumed(),
+        load(seed + 1, events // 10, minute=0, minutes=1, disorder_ms=0),
+        load(seed + 2, events // 10, minute=15, minutes=1, disorder_ms=0),
+        WaitConsumed(),
+        Check(),
+    )
+
+
+QUICK: frozenset[Profile] = frozenset({"quick", "deep"})
+DEEP: frozenset[Profile] = frozenset({"deep"})
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    steps: Callable[[int, int], tuple[Step, ...]]  # (seed, events) -> steps
+    fault: str | None = None
+    profiles: frozenset[Profile] = DEEP
+    # The step after which the fault is on (the kill sent, the crash seen); the next step that
+    # heals or starts a driver ends it.
+    fault_step: type[Step] | None = None
+    # DriverSpec fields of the scenario's trial, beyond MAX_OFFSETS_PER_TRIGGER.
+    trial: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.fault is None) != (self.fault_step is None):
+            raise ValueError(f"{self.name}: a fault needs the step that injects it, and vice versa")
+
+    def build(self, seed: int, events: int) -> Scenario:
+        return Scenario(self.name, self.steps(seed, events), seed=seed)
+
+
+def _crash(point: str) -> Callable[[int, int], tuple[Step, ...]]:
+    return lambda seed, events: (*crash_in_a_fresh_batch(point, seed=seed, events=events), Check())
+
+
+def _outage(fault: Fault) -> Callable[[int, int], tuple[Step, ...]]:
+    return lambda seed, events: outage(fault, seed=seed, events=events)
+
+
+CATALOGUE: tuple[Entry, ...] = (
+    Entry("normal-flow", normal_flow, profiles=QUICK),
+    Entry("graceful-restart", graceful_restart, "graceful restart (SIGTERM)", QUICK, StopDriver),
+    Entry("driver-sigkill", driver_sigkill, "SIGKILL driver", QUICK, KillDriverMidway),
+    *(
+        Entry(
+            f"crash-{point.removeprefix('sink.')}",
+            _crash(point),
+            f"crash at {point}",
+            QUICK if point == "sink.after_write" else DEEP,
+            WaitDriverExit,
+        )
+        for point in CRASH_POINTS
+    ),
+    Entry(
+        "zombie-driver",
+        lambda seed, events: (*zombie(seed=seed, events=events), Check()),
+        "freeze driver mid-write",
+        fault_step=WaitFrozen,
+    ),
+    Entry("spark-worker-killed", _outage(Fault("kill", "spark-worker")), "kill spark-worker", DEEP, Inject),
+    Entry("kafka-killed", _outage(Fault("kill", "kafka")), "kill kafka", QUICK, Inject),
+    Entry("kafka-paused", _outage(Fault("pause", "kafka")), "pause kafka", DEEP, Inject),
+    Entry("cassandra-killed", _outage(Fault("kill", "cassandra")), "kill cassandra", DEEP, Inject),
+    Entry("cassandra-paused", _outage(Fault("pause", "cassandra")), "pause cassandra", QUICK, Inject),
+    Entry("bad-input", bad_input, profiles=QUICK),
+    Entry("late-events", late_events, profiles=QUICK, trial={"allowed_lateness": "1 minute"}),
+)
+BY_NAME = {entry.name: entry for entry in CATALOGUE}
+
+
+def select(profile: Profile, names: list[str] | None = None) -> tuple[Entry, ...]:
+    """The profile's entries in catalogue order, or the named ones (any profile) in the order given."""
+    if names:
+        unknown = [name for name in names if name not in BY_NAME]
+        if unknown:
+            raise ValueError(f"unknown scenarios {unknown}; the catalogue has {sorted(BY_NAME)}")
+        return tuple(BY_NAME[name] for name in names)
+    return tuple(entry for entry in CATALOGUE if profile in entry.profiles)
+
+
+# The chaos tier's scenarios, at the sizes it has always run them.
+SCENARIOS = [
+    Scenario("driver-sigkill", driver_sigkill(), seed=SEED),
+    *(
+        Scenario(f"crash-{point.removeprefix('sink.')}", (*crash_in_a_fresh_batch(point), Check()), seed=SEED)
+        for point in CRASH_POINTS
+    ),
+    Scenario("zombie-driver", (*zombie(), Check()), seed=SEED),
+    Scenario("spark-worker-killed", outage(Fault("kill", "spark-worker")), seed=SEED),
+    Scenario("kafka-killed", outage(Fault("kill", "kafka")), seed=SEED),
+    Scenario("kafka-paused", outage(Fault("pause", "kafka")), seed=SEED),
+    Scenario("cassandra-killed", outage(Fault("kill", "cassandra")), seed=SEED),
+    Scenario("cassandra-paused", outage(Fault("pause", "cassandra")), seed=SEED),
+]
+
+NEGATIVE_CONTROLS = [
+    Scenario(
+        "seed-uuid1-rows",
+        (*crash_in_a_fresh_batch("sink.after_write", "tests.wrong_sinks:UuidRowsSink"), Check("duplicated")),
+        seed=SEED,
+    ),
+    Scenario(
+        "read-add-write",
+        (
+            *crash_in_a_fresh_batch("sink.after_write", "tests.wrong_sinks:IncrementingSink"),
+            Check("duplicated"),
+        ),
+        seed=SEED,
+    ),
+    Scenario(
+        "commit-then-write",
+        (*crash_in_a_fresh_batch("sink.mid_write", "tests.wrong_sinks:CommitThenWriteSink"), Check("lost")),
+        seed=SEED,
+    ),
+]

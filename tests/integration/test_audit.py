@@ -1,0 +1,134 @@
+"""The audit end to end, as a user runs it: a two-version Kafka matrix whose report says what happened,
+and a wrong sink (plus a version that cannot be built) whose audit comes out invalid with exit 1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from harness.audit_model import AuditResult
+from harness.versions import Versions
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+SECOND_KAFKA = "3.9.1"
+UNBUILDABLE_KAFKA = "0.0.1"  # not on Maven Central: the image cannot be built
+SCENARIOS = ("normal-flow", "crash-after_write")
+
+
+def audit(out: Path, *args: str) -> tuple[int, str]:
+    """`python -m harness audit` in a subprocess, as tox runs it; returns the exit code and stderr."""
+    command = [sys.executable, "-m", "harness", "audit", "--out", str(out), "--events", "2000", *args]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False, timeout=900)
+    log = out / "audit.log"
+    out.mkdir(parents=True, exist_ok=True)
+    log.write_text(result.stdout + result.stderr)
+    return result.returncode, result.stderr
+
+
+@pytest.fixture
+def out() -> Path:
+    # Not pytest's tmp_path: the report and the failed scenarios' artifacts must outlive the run.
+    return REPO / ".tally" / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-audit"
+
+
+def tail(text: str, lines: int = 60) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def test_a_quick_audit_over_two_kafka_versions_reports_every_verdict(out: Path) -> None:
+    default = Versions.from_env()
+    kafkas = [default.kafka, SECOND_KAFKA]
+    code, log = audit(out, "--matrix", f"kafka={','.join(kafkas)}", "--scenarios", ",".join(SCENARIOS))
+    assert code == 0, tail(log)
+    for name in ("report.md", "report.html", "junit.xml", "audit.json", "plots/recovery.png"):
+        assert (out / name).is_file(), name
+
+    result = AuditResult.load(out)
+    assert result.valid
+    assert result.profile == "quick"
+    assert result.events == 2000
+    assert [vs.versions["kafka"] for vs in result.version_sets] == kafkas
+    for vs in result.version_sets:
+        assert vs.status == "ran", vs.error
+        assert [s.name for s in vs.scenarios] == list(SCENARIOS)
+        for s in vs.scenarios:
+            assert s.valid is True, s.failure_reason
+            assert s.lost == s.duplicated == s.unexpected == 0
+            assert s.acknowledged == s.attempted >= 2000
+            assert s.counted + s.dead_lettered + s.late == s.acknowledged
+            assert s.timeline, "no sample taken"
+            assert s.timeline[-1].counted == s.acknowledged, "the plot ends where the run did"
+            assert s.throughput_eps > 0
+            assert s.duration_s > 0
+        normal, crash = vs.scenarios
+        assert normal.fault is None
+        assert normal.recovery_s is None
+        assert crash.fault == "crash at sink.after_write"
+        assert crash.fault_at_s is not None
+        assert crash.heal_at_s is not None
+        assert crash.fault_at_s < crash.heal_at_s < crash.duration_s
+        assert crash.recovery_s is not None
+        assert crash.recovery_s >= 0
+
+    report = (out / "report.md").read_text()
+    assert report.startswith("# Tally upgrade audit: VALID")
+    assert "## Version sets side by side" in report
+    for vs in result.version_sets:
+        assert f"### {vs.label}" in report
+    for name in SCENARIOS:
+        assert f"| {name} | valid |" in report
+    suites = ET.parse(out / "junit.xml").getroot()
+    assert (suites.get("tests"), suites.get("failures"), suites.get("errors")) == ("4", "0", "0")
+
+    compared = subprocess.run(
+        [sys.executable, "-m", "harness", "audit", "compare", str(out), str(out), "--out", str(out / "cmp")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert compared.returncode == 0, compared.stderr
+    assert "Nothing changed" in compared.stdout
+    assert (out / "cmp" / "compare.html").is_file()
+
+
+def test_a_wrong_sink_and_an_unbuildable_version_make_the_audit_invalid(out: Path) -> None:
+    default = Versions.from_env()
+    code, log = audit(
+        out,
+        "--sink",
+        "tests.wrong_sinks:IncrementingSink",
+        "--matrix",
+        f"kafka={default.kafka},{UNBUILDABLE_KAFKA}",
+        "--scenarios",
+        "crash-after_write",
+    )
+    assert code == 1, tail(log)
+    failed = [line for line in log.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 2, tail(log)
+
+    result = AuditResult.load(out)
+    assert not result.valid
+    wrong, unbuildable = result.version_sets
+    (crash,) = wrong.scenarios
+    assert crash.valid is False
+    assert crash.duplicated > 0, crash
+    assert "duplicated" in crash.differing_rows
+    assert crash.artifacts
+    assert all((out / path).exists() for path in crash.artifacts)
+    assert unbuildable.status == "build-failed"
+    assert not unbuildable.scenarios
+    assert UNBUILDABLE_KAFKA in (unbuildable.error or "")
+
+    report = (out / "report.md").read_text()
+    assert report.startswith("# Tally upgrade audit: INVALID")
+    assert "| crash-after_write | INVALID |" in report
+    assert "status **build-failed**" in report
