@@ -252,7 +252,10 @@ class Bench:
                 raise TimeoutError(f"not drained after {self.opts.drain_timeout_s:.0f} s: {seen} of {target}")
             if now - last_say >= PROGRESS_EVERY_S:
                 done = sum(min(seen.get(p, 0), end) for p, end in target.items())
-                self.clock.say(f"{label}: {done / total:.0%} of the backlog committed")
+                self.clock.say(
+                    f"{label}: {done / total:.0%} of the backlog committed after {now - launched:.0f} s"
+                    + (" (a Spark batch commits all of its offsets at once)" if done == 0 else "")
+                )
                 last_say = now
             time.sleep(DRAIN_POLL_S)
         # Committed means written; the loop below only guards a sink that commits before writing.
@@ -335,7 +338,7 @@ class Bench:
         first = self.report.latency.get("pipeline")
         drain = self.report.drains.get("pipeline")
         hint = 0.8 * drain.rate if drain else 2 * self.opts.latency_rate
-        steps = [Step(first.target_rate, first.achieved_rate, first.kept_up)] if first else []
+        steps = [_step(first)] if first else []
         policy = SearchPolicy(start=hint, max_steps=self.opts.search_steps + len(steps))
         while (rate := next_rate(steps, policy)) is not None:
             step = self.live(
@@ -349,7 +352,7 @@ class Bench:
                 f"step{len(steps)}",
             )
             self.report.search.append(step)
-            steps.append(Step(step.target_rate, step.achieved_rate, step.kept_up))
+            steps.append(_step(step))
             if not step.converged:
                 self.report.errors.append(
                     f"pipeline did not catch up within {CATCH_UP_S:.0f} s after {rate:,.0f}/s"
@@ -479,6 +482,10 @@ def _last_batch_before(contender: SparkContender, moment: float) -> int:
         if started.timestamp() < wall:
             last = max(last, int(report.get("batchId", last)))
     return last
+
+
+def _step(live: Live) -> Step:
+    return Step(live.target_rate, live.achieved_rate, live.kept_up, live.lag.slope_per_s)
 
 
 def _role(container_role: str) -> str:

@@ -12,6 +12,14 @@ class Step:
     target_rate: float
     achieved_rate: float  # what the generator really sent, events/s
     kept_up: bool
+    lag_slope: float = 0.0  # growth of the lag, events/s: sent - consumed
+
+    @property
+    def capacity(self) -> float | None:
+        """A step that fell behind shows what the consumer did manage: achieved - lag growth."""
+        if self.kept_up or self.lag_slope <= 0:
+            return None
+        return self.achieved_rate - self.lag_slope
 
     @property
     def generator_limited(self) -> bool:
@@ -52,12 +60,18 @@ def next_rate(steps: Sequence[Step], policy: SearchPolicy) -> float | None:
         assert lo is not None
         # `start` is an informed guess (from the drain rate): climb to it at once if it is higher.
         candidate = max(lo * policy.grow, policy.start)
-    elif lo is None:
-        candidate = hi / policy.grow
-    elif hi / lo <= policy.resolution:
+    elif lo is not None and hi / lo <= policy.resolution:
         return None
     else:
-        candidate = (lo * hi) ** 0.5
+        # Just below the capacity the failed step showed, if it is inside the bracket.
+        shown = [c for s in steps if s.target_rate == hi and (c := s.capacity) is not None]
+        floor = lo if lo is not None else 0.0
+        if shown and floor < 0.95 * shown[0] < hi:
+            candidate = 0.95 * shown[0]
+        elif lo is None:
+            candidate = hi / policy.grow
+        else:
+            candidate = (lo * hi) ** 0.5
     rate = _round(candidate, policy)
     if any(abs(rate - s.target_rate) < policy.granularity / 2 for s in steps):
         return None

@@ -47,3 +47,14 @@ def test_best_kept_up_is_judged_by_what_was_really_sent() -> None:
     assert best is not None
     assert best.achieved_rate == 18_000
     assert best_kept_up([Step(10_000, 10_000, False)]) is None
+
+
+def test_a_step_that_fell_behind_shows_the_capacity_to_try_next() -> None:
+    policy = SearchPolicy(start=10_000, max_steps=5)
+    # 10k/s sent, lag grew by 1.5k/s: the consumer managed 8.5k/s; try just below it.
+    failed = Step(10_000, 10_000, False, lag_slope=1_500)
+    assert failed.capacity == 8_500
+    assert next_rate([failed], policy) == 8_000
+    # Inside a bracket too, instead of the geometric middle.
+    steps = [Step(10_000, 10_000, True), Step(30_000, 30_000, False, lag_slope=5_000)]
+    assert next_rate(steps, policy) == 24_000
