@@ -84,7 +84,14 @@ def quantile(runs: Sequence[tuple[float, int]], q: float) -> float | None:
     return max(v for v, _ in runs)
 
 
-def latency_stats(acked: Curve, visible: Curve) -> LatencyStats:
+def latency_stats(acked: Curve, visible: Curve, since: float | None = None) -> LatencyStats:
+    """The distribution over all acknowledged events, or over those acknowledged at or after `since`
+    (a steady state: the first k0 events are dropped from both curves, in acknowledgement order)."""
+    if since is not None:
+        acks = monotone(acked)
+        k0 = max((n for t, n in acks if t < since), default=0)
+        acked = [(t, n - k0) for t, n in acks if t >= since]
+        visible = [(t, max(n - k0, 0)) for t, n in monotone(visible)]
     runs, unseen = delays(acked, visible)
     events = sum(w for _, w in runs)
     return LatencyStats(

@@ -12,6 +12,7 @@ def plot(report: Report, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1.1, 1]})
     labels, rates, colors = [], [], []
@@ -41,6 +42,9 @@ def plot(report: Report, path: Path) -> Path:
     left.set_xlabel("events per second (backlog drain until Cassandra equals the ledger)")
     left.set_title(f"Throughput, {report.generator.events:,} events" if report.generator else "Throughput")
     left.set_xscale("log")
+    left.xaxis.set_major_formatter(FuncFormatter(_short))
+    left.xaxis.set_minor_formatter(NullFormatter())
+    left.set_xlim(right=max(rates, default=1) * 3)
 
     groups = [(label, live) for label, live in report.latency.items()]
     best = report.best_live()
@@ -52,11 +56,13 @@ def plot(report: Report, path: Path) -> Path:
         xs = [n + (i - 1) * width for n in range(len(groups))]
         right.bar(xs, values, width, label=quantile)
     names = [
-        f"{NAMES.get(label, label).split(' (')[0]}\n{live.achieved_rate:,.0f}/s" for label, live in groups
+        f"{NAMES.get(label, label).split(' (')[0]}\n{live.achieved_rate:,.0f}/s"
+        + ("" if live.kept_up else "\n(fell behind)")
+        for label, live in groups
     ]
     right.set_xticks(range(len(groups)), names, fontsize=8)
     right.axhline(3.0, color="black", linestyle="--", linewidth=1)
-    right.text(-0.4, 3.0, "target p99 3 s", va="bottom", fontsize=8)
+    right.text(len(groups) - 0.5, 3.0, "target p99 3 s", va="bottom", ha="right", fontsize=8)
     right.set_ylabel("seconds from producer ack to visible in Cassandra")
     right.set_title("End-to-end latency")
     right.legend()
@@ -65,3 +71,10 @@ def plot(report: Report, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _short(value: float, _: object) -> str:
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}"

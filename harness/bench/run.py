@@ -6,6 +6,7 @@ on from its drain into the live phases (latency, rate search, soak) on the same 
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -316,6 +317,8 @@ class Bench:
             seconds=round(result.stopped - result.started, 1),
             events=expected,
             latency=latency_stats(result.acked_curve, samples),
+            latency_steady=latency_stats(result.acked_curve, samples, since=warm),
+            warmup_s=round(warm - result.started, 1),
             lag=trend,
             kept_up=kept,
             converged=converged,
@@ -324,7 +327,8 @@ class Bench:
             driver_memory=memory_growth(driver_series),
             progress=progress,
         )
-        lat = live.latency
+        self._save_curves(label, name, result.acked_curve, samples)
+        lat = live.latency_steady
         self.clock.say(
             f"{label}: {name}: achieved {live.achieved_rate:,.0f}/s, p50 {_f(lat.p50_s)} p95 {_f(lat.p95_s)} "
             f"p99 {_f(lat.p99_s)}, lag trend {trend.slope_per_s:+,.0f}/s -> "
@@ -384,6 +388,18 @@ class Bench:
             self._stop(label, contender)
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _save_curves(
+        self, label: str, name: str, acked: list[tuple[float, int]], visible: list[tuple[float, int]]
+    ) -> None:
+        """The two curves behind a phase's latency and lag, for a second look (`curves/*.json`)."""
+        folder = self.info.shared_dir.parent / "curves"
+        folder.mkdir(parents=True, exist_ok=True)
+        data = {
+            "acked": [[round(t, 4), n] for t, n in acked],
+            "visible": [[round(t, 4), n] for t, n in visible],
+        }
+        (folder / f"{label}-{name}.json").write_text(json.dumps(data))
 
     def _watch(self, label: str, contender: Contender) -> None:
         for role, probe in contender.probes().items():

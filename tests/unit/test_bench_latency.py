@@ -39,6 +39,16 @@ def test_a_batch_that_splits_an_acknowledgement_run_splits_its_latencies() -> No
     assert sorted(runs) == [(1.0, 30), (3.0, 70)]
 
 
+def test_a_steady_state_leaves_out_events_acknowledged_during_the_warm_up() -> None:
+    # A start-up stall: the first 10 events wait 9 s, the next 10 only 1 s.
+    acked = [(1.0, 10), (12.0, 20)]
+    visible = [(10.0, 10), (13.0, 20)]
+    assert latency_stats(acked, visible).p99_s == 9.0
+    steady = latency_stats(acked, visible, since=11.0)
+    assert steady.events == 10
+    assert steady.p50_s == steady.p99_s == 1.0
+
+
 def test_events_never_seen_are_counted_not_guessed() -> None:
     stats = latency_stats([(1.0, 10), (2.0, 25)], [(3.0, 10)])
     assert stats.unseen == 15

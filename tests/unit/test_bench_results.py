@@ -127,7 +127,8 @@ def _live(label: str, rate: float, p99: float, kept: bool = True) -> Live:
         achieved_rate=rate,
         seconds=60.0,
         events=int(rate * 60),
-        latency=LatencyStats(int(rate * 60), 0, p99 / 2, p99 * 0.9, p99, p99 * 1.1, p99 / 2),
+        latency=LatencyStats(int(rate * 60), 0, p99 / 2, p99 * 0.9, p99 * 2, p99 * 2.2, p99 / 2),
+        latency_steady=LatencyStats(int(rate * 50), 0, p99 / 2, p99 * 0.9, p99, p99 * 1.1, p99 / 2),
         lag=LagTrend(600, 5.0, 1000.0, 100, 5000),
         kept_up=kept,
         converged=True,
@@ -203,6 +204,7 @@ def test_table_and_json_carry_the_numbers() -> None:
     data = json.loads(json.dumps(asdict(report), default=str))
     assert data["drains"]["pipeline"]["rate"] == 60_000
     assert data["drains"]["pipeline"]["exactness"]["exact"] is True
-    assert data["latency"]["pipeline"]["latency"]["p99_s"] == 2.0
+    assert data["latency"]["pipeline"]["latency_steady"]["p99_s"] == 2.0
+    assert data["latency"]["pipeline"]["latency"]["p99_s"] == 4.0
     assert {t["name"] for t in data["targets"]} >= {"drain rate", "p99 latency at 10,000/s"}
     assert report.best_live() is report.search[0]
