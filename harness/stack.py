@@ -45,8 +45,15 @@ class StackInfo:
         return f"{self.cassandra_host}:{self.cassandra_port}"
 
 
+def _kafka_cluster_id() -> str:
+    """16 random bytes in URL-safe base64, never starting with "-" (the storage tool would read an option)."""
+    while (cluster_id := base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")).startswith("-"):
+        pass
+    return cluster_id
+
+
 def _kafka(image: str, port: int, controller: int) -> tuple[DockerContainer, str]:
-    cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    cluster_id = _kafka_cluster_id()
     container = containers.labelled(image, "kafka").with_envs(
         KAFKA_PORT=str(port), KAFKA_CONTROLLER_PORT=str(controller), KAFKA_CLUSTER_ID=cluster_id
     )

@@ -49,6 +49,12 @@ def spark_session(config: PipelineConfig) -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
         .config("spark.ui.showConsoleProgress", "false")
+        # A stream runs a few jobs a second for days: keep the driver's UI history small and flat.
+        .config("spark.ui.retainedJobs", "200")
+        .config("spark.ui.retainedStages", "200")
+        .config("spark.ui.retainedTasks", "10000")
+        .config("spark.sql.ui.retainedExecutions", "50")
+        .config("spark.sql.streaming.ui.retainedProgressUpdates", "100")
         # The sink mirrors this mode's late-row rule (previous batch's watermark): pin it.
         .config("spark.sql.streaming.statefulOperator.allowMultiple", "true")
         .getOrCreate()
