@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from report_view import Page, chromium
 
 from harness.audit_model import AuditResult
 from harness.versions import Versions
@@ -87,6 +88,15 @@ def test_a_quick_audit_over_two_kafka_versions_reports_every_verdict(out: Path) 
         assert f"| {name} | valid |" in report
     suites = ET.parse(out / "junit.xml").getroot()
     assert (suites.get("tests"), suites.get("failures"), suites.get("errors")) == ("4", "0", "0")
+
+    # What a reviewer opens: the live report, rendered; the screenshot stays with the run.
+    page = Page(chromium(out / "report.html", "--dump-dom"))
+    assert [t.get("class") for t in page.all("table")].count("verdicts") == len(kafkas)
+    assert [t.get("class") for t in page.all("tr")].count("row-valid") == len(kafkas) * len(SCENARIOS)
+    plots = [i for i in page.all("img") if (i.get("src") or "").startswith("data:image/png;base64,")]
+    assert len(plots) == len(kafkas) * len(SCENARIOS) + 1, "timelines + recovery"
+    chromium(out / "report.html", f"--screenshot={out / 'screenshot.png'}")
+    assert (out / "screenshot.png").stat().st_size > 50_000
 
     compared = subprocess.run(
         [sys.executable, "-m", "harness", "audit", "compare", str(out), str(out), "--out", str(out / "cmp")],

@@ -1,9 +1,7 @@
-"""Shared by the report, compare and render tests: one fixed audit (the golden report's input), a
-Hypothesis strategy for any audit the model allows, and a reader for the HTML a report becomes."""
+"""Shared by the report, compare and render tests: one fixed audit (the golden report's input) and a
+Hypothesis strategy for any audit the model allows."""
 
 from __future__ import annotations
-
-from html.parser import HTMLParser
 
 from hypothesis import strategies as st
 
@@ -169,27 +167,3 @@ audits = st.builds(
     events=counts,
     version_sets=st.lists(version_sets, max_size=3),
 )
-
-
-class Page(HTMLParser):
-    """The parts of an HTML page the tests look at: its tags with their attributes, and its text."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-        self.feed(text)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    def all(self, tag: str) -> list[dict[str, str | None]]:
-        return [attrs for name, attrs in self.tags if name == tag]
-
-    @property
-    def ids(self) -> set[str | None]:
-        return {attrs.get("id") for _, attrs in self.tags if "id" in attrs}

@@ -13,8 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from audit_testkit import DEFAULT_LABEL, OLD_SPARK_LABEL, Page, audits, fixed_audit
+from audit_testkit import DEFAULT_LABEL, OLD_SPARK_LABEL, audits, fixed_audit
 from hypothesis import given
+from report_view import Page
 
 from harness.audit_model import AuditResult, ScenarioResult, VersionSetResult
 from harness.report import render_html, render_junit, write_report
