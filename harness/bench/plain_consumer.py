@@ -18,6 +18,8 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from harness.bench.contender_table import open_table
+
 TABLE = "pageviews"
 
 
@@ -36,24 +38,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cassandra.cluster import Cluster
     from cassandra.concurrent import execute_concurrent_with_args
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    host, _, port = args.cassandra_hosts.rpartition(":")
-    cluster = Cluster([host], port=int(port), connect_timeout=30)
-    session = cluster.connect()
-    session.execute(
-        f"CREATE KEYSPACE IF NOT EXISTS {args.keyspace} WITH replication = "
-        "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    cluster, session = open_table(
+        args.cassandra_hosts,
+        args.keyspace,
+        TABLE,
+        "site_id text, window_start timestamp, views bigint, PRIMARY KEY ((site_id), window_start)",
     )
-    session.execute(
-        f"CREATE TABLE IF NOT EXISTS {args.keyspace}.{TABLE} (site_id text, window_start timestamp,"
-        " views bigint, PRIMARY KEY ((site_id), window_start))"
-    )
-    session.cluster.control_connection.wait_for_schema_agreement()
     insert = session.prepare(
         f"INSERT INTO {args.keyspace}.{TABLE} (site_id, window_start, views) VALUES (?, ?, ?)"
     )

@@ -19,6 +19,8 @@ import uuid
 from operator import add
 from typing import Any
 
+from harness.bench.contender_table import open_table
+
 TABLE = "seed_counts"
 
 
@@ -39,7 +41,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cassandra.cluster import Cluster
     from cassandra.concurrent import execute_concurrent_with_args
     from pyspark.sql import DataFrame, SparkSession
 
@@ -53,18 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
-    host, _, port = args.cassandra_hosts.rpartition(":")
-    cluster = Cluster([host], port=int(port), connect_timeout=30)
-    session = cluster.connect()
-    session.execute(
-        f"CREATE KEYSPACE IF NOT EXISTS {args.keyspace} WITH replication = "
-        "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    cluster, session = open_table(
+        args.cassandra_hosts,
+        args.keyspace,
+        TABLE,
+        "site_id text, window_start timestamp, ts timeuuid, views bigint,"
+        " PRIMARY KEY ((site_id), window_start, ts)",
     )
-    session.execute(
-        f"CREATE TABLE IF NOT EXISTS {args.keyspace}.{TABLE} (site_id text, window_start timestamp,"
-        " ts timeuuid, views bigint, PRIMARY KEY ((site_id), window_start, ts))"
-    )
-    session.cluster.control_connection.wait_for_schema_agreement()
     insert = session.prepare(
         f"INSERT INTO {args.keyspace}.{TABLE} (site_id, window_start, ts, views) VALUES (?, ?, ?, ?)"
     )
