@@ -22,11 +22,6 @@ class Versions:
     cassandra_driver: str = "3.30.1"
 
     @property
-    def scala(self) -> str:
-        """Scala binary version of the pyspark distribution (Spark 4 is 2.13 only; 3.x wheels ship 2.12)."""
-        return "2.13" if int(self.spark.split(".")[0]) >= 4 else "2.12"
-
-    @property
     def spark_kafka_connector(self) -> str:
         return self.connector or self.spark
 

@@ -37,6 +37,20 @@ def _blank(column: Column) -> Column:
     return column.isNull() | column.rlike(r"^\s*$")
 
 
+def is_valid_utf8(value: Column) -> Column:
+    """Whether the bytes of `value` (binary) are well-formed UTF-8, on Spark 3.5 and 4.
+
+    Spark 4 has `is_valid_utf8`. Spark 3.5 has only `decode`, which replaces every malformed sequence
+    (overlong forms, surrogates, truncated sequences, code points above U+10FFFF) with U+FFFD through
+    Java's decoder, so the bytes survive a decode/encode round trip exactly when they are valid; a
+    U+FFFD in the input is valid and round-trips unchanged. Spark 4's `decode` raises on malformed
+    input instead (unless spark.sql.legacy.codingErrorAction), so the round trip is for 3.5 only.
+    """
+    if hasattr(F, "is_valid_utf8"):
+        return F.is_valid_utf8(value.cast("string"))
+    return F.encode(F.decode(value, "UTF-8"), "UTF-8") == value
+
+
 def parse_events(records: DataFrame, max_event_bytes: int, dead_letter_copy_bytes: int) -> DataFrame:
     """Kafka source rows -> topic, partition, offset, event_id, site_id, event_time, reason, raw, raw_size."""
     size = F.length("value")
@@ -52,7 +66,7 @@ def parse_events(records: DataFrame, max_event_bytes: int, dead_letter_copy_byte
     reason = (
         F.when(F.col("value").isNull() | (size == 0), "empty_value")
         .when(size > max_event_bytes, "oversized")
-        .when(~F.is_valid_utf8(text), "invalid_utf8")
+        .when(~is_valid_utf8(F.col("value")), "invalid_utf8")
         .when(F.col("json").isNull() | F.col("json._corrupt_record").isNotNull(), "invalid_json")
         .when(_blank(F.col("json.event_id")), "missing_event_id")
         .when(_blank(F.col("json.site_id")), "missing_site_id")

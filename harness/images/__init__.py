@@ -7,6 +7,7 @@ is reused and a changed version or Dockerfile builds a new one.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.images.maven import resolve_jars
+from harness.images.maven import MavenError, resolve_jars
 from harness.versions import Versions
 
 HERE = Path(__file__).parent
@@ -25,6 +26,7 @@ BASE_PACKAGES = ("openjdk-17-jre-headless", "python3", "procps")
 # Kafka 4 logs through log4j2 but does not depend on a backend; without one, nothing is logged.
 LOG4J = "2.24.3"
 SLF4J = "2.0.16"
+SPARK_CORE = re.compile(r"spark-core_(\d+\.\d+)-.*\.jar$")
 
 
 class ImageBuildError(RuntimeError):
@@ -145,9 +147,12 @@ def cassandra_image(versions: Versions, base: str) -> str:
 
 
 def spark_image(versions: Versions, base: str) -> str:
-    connector = f"org.apache.spark:spark-sql-kafka-0-10_{versions.scala}:{versions.spark_kafka_connector}"
     python = (f"pyspark=={versions.spark}", f"cassandra-driver=={versions.cassandra_driver}")
-    tag = f"tally/spark:{versions.spark}-{_digest(base, connector, *python, _files_digest(HERE / 'spark'))}"
+    connector_version = versions.spark_kafka_connector
+    tag = (
+        f"tally/spark:{versions.spark}-"
+        f"{_digest(base, connector_version, *python, _files_digest(HERE / 'spark'))}"
+    )
     if _exists(tag):
         return tag
     context = _context("spark", tag)
@@ -156,18 +161,37 @@ def spark_image(versions: Versions, base: str) -> str:
         [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(context / "py"), *python],
         "pip install",
     )
+    spark_jars = context / "py" / "pyspark" / "jars"
+    connector = f"org.apache.spark:spark-sql-kafka-0-10_{scala_of(spark_jars)}:{connector_version}"
     say(f"spark {versions.spark}: resolving {connector} from Maven Central")
     jars = context / "connector-jars"
-    resolve_jars((connector,), jars)
+    try:
+        resolve_jars((connector,), jars)
+    except MavenError as error:
+        raise ImageBuildError(
+            f"{error}\nThe Kafka connector must match Spark's Scala version and, ideally, its version: "
+            f"choose a published one with --connector-version / TALLY_CONNECTOR (see README, Versions)."
+        ) from error
     # Spark already ships some of the connector's dependencies (lz4, snappy, zstd, slf4j ...);
     # two versions of one library on a classpath is a bug waiting to happen, so keep Spark's.
-    shipped = {_artifact(p.name) for p in (context / "py" / "pyspark" / "jars").glob("*.jar")}
+    shipped = {_artifact(p.name) for p in spark_jars.glob("*.jar")}
     for jar in jars.glob("*.jar"):
         if _artifact(jar.name) in shipped:
             jar.unlink()
     _docker_build(tag, context, base)
     shutil.rmtree(context)
     return tag
+
+
+def scala_of(spark_jars: Path) -> str:
+    """The Scala binary version a Spark distribution was built for, read from its spark-core jar name.
+
+    pyspark 4 ships Scala 2.13 only; pyspark 3.x wheels ship 2.12 (Spark 3 has 2.13 builds, not on PyPI).
+    """
+    found = {m.group(1) for p in spark_jars.glob("spark-core_*.jar") if (m := SPARK_CORE.match(p.name))}
+    if len(found) != 1:
+        raise ImageBuildError(f"expected one spark-core_<scala>-<version>.jar in {spark_jars}, found {found}")
+    return found.pop()
 
 
 def _artifact(jar_name: str) -> str:

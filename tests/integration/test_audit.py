@@ -1,5 +1,6 @@
 """The audit end to end, as a user runs it: a two-version Kafka matrix whose report says what happened,
-and a wrong sink (plus a version that cannot be built) whose audit comes out invalid with exit 1."""
+the oldest supported Spark beside the default, and a wrong sink (plus a version that cannot be built)
+whose audit comes out invalid with exit 1."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 SECOND_KAFKA = "3.9.1"
+# The oldest Spark supported: its SQL functions differ (no is_valid_utf8) and its connector is Scala 2.12.
+SECOND_SPARK = "3.5.7"
 UNBUILDABLE_KAFKA = "0.0.1"  # not on Maven Central: the image cannot be built
 SCENARIOS = ("normal-flow", "crash-after_write")
 
@@ -108,6 +111,34 @@ def test_a_quick_audit_over_two_kafka_versions_reports_every_verdict(out: Path) 
     assert compared.returncode == 0, compared.stderr
     assert "Nothing changed" in compared.stdout
     assert (out / "cmp" / "compare.html").is_file()
+
+
+def test_spark_35_counts_and_dead_letters_like_the_default_spark(out: Path) -> None:
+    """Malformed input (the UTF-8 check differs by Spark version) and late events (the watermark)."""
+    default = Versions.from_env()
+    sparks = [default.spark, SECOND_SPARK]
+    scenarios = ("bad-input", "late-events")
+    code, log = audit(out, "--matrix", f"spark={','.join(sparks)}", "--scenarios", ",".join(scenarios))
+    assert code == 0, tail(log)
+
+    result = AuditResult.load(out)
+    assert [vs.versions["spark"] for vs in result.version_sets] == sparks
+    assert [vs.versions["connector"] for vs in result.version_sets] == sparks
+    per_spark = []
+    for vs in result.version_sets:
+        assert vs.status == "ran", vs.error
+        assert [s.name for s in vs.scenarios] == list(scenarios)
+        for s in vs.scenarios:
+            assert s.valid is True, s.failure_reason
+        bad, late = vs.scenarios
+        assert bad.dead_lettered > 0
+        assert late.late > 0
+        per_spark.append([(s.counted, s.dead_lettered, s.late) for s in vs.scenarios])
+    # Same seed, same events: both Sparks must make the same call on every record.
+    assert per_spark[0] == per_spark[1]
+    report = (out / "report.md").read_text()
+    assert "## Version sets side by side" in report
+    assert f"connector {SECOND_SPARK}" in report
 
 
 def test_a_wrong_sink_and_an_unbuildable_version_make_the_audit_invalid(out: Path) -> None:
