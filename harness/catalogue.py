@@ -37,6 +37,12 @@ SEED = 20261124
 # Small batches: a fault lands between batches of one phase, not before or after all of it.
 MAX_OFFSETS_PER_TRIGGER = 2_000
 CRASH_POINTS = ("sink.before_write", "sink.mid_write", "sink.after_write")
+# Re-sent copies land up to two batches after their original, some past a restart. Under a backlog a
+# batch drops input by the watermark of the batch before it (max event time of the batch before that,
+# minus the lateness): with 30 s of lateness over four minutes of event time (6,000 events: 750
+# records per 30 s), copies sent more than about 2,750 records late arrive after the watermark.
+RESEND_DELAY_RECORDS = 4_000
+RESENDS: dict[str, Any] = {"allowed_lateness": "30 seconds"}
 
 
 def load(
@@ -46,6 +52,7 @@ def load(
     minutes: int = 4,
     malformed: float = 0.01,
     disorder_ms: int = 1_000,
+    resend: float = 0.0,
 ) -> Produce:
     return Produce(
         WorkloadSpec(
@@ -56,6 +63,8 @@ def load(
             spread_ms=minutes * 60_000,
             disorder_ms=disorder_ms,
             malformed_fraction=malformed,
+            resend_fraction=resend,
+            resend_delay_records=RESEND_DELAY_RECORDS,
         )
     )
 
@@ -107,6 +116,24 @@ def outage(fault: Fault, hold_s: float = 10, seed: int = SEED, events: int = 6_0
 
 def driver_sigkill(seed: int = SEED, events: int = 12_000) -> tuple[Step, ...]:
     return (load(seed, events), StartDriver(), KillDriverMidway(), StartDriver(), WaitConsumed(), Check())
+
+
+def resend_dedup(seed: int = SEED, events: int = 6_000) -> tuple[Step, ...]:
+    """A tenth of the events re-sent, some after the watermark; the driver is SIGKILLed midway, so
+    copies of events counted before the kill arrive after the restart: the dedup state must survive."""
+    return (
+        load(seed, events, resend=0.1),
+        StartDriver(),
+        KillDriverMidway(),
+        StartDriver(),
+        WaitConsumed(),
+        Check(),
+    )
+
+
+def resend_no_dedup(seed: int = SEED, events: int = 6_000) -> tuple[Step, ...]:
+    """The same re-sends without deduplication: judged as distinct events, the copies are duplicated."""
+    return (load(seed, events, resend=0.1), StartDriver(), WaitConsumed(), Check("duplicated", distinct=True))
 
 
 def normal_flow(seed: int, events: int) -> tuple[Step, ...]:
@@ -168,7 +195,7 @@ class Entry:
             raise ValueError(f"{self.name}: a fault needs the step that injects it, and vice versa")
 
     def build(self, seed: int, events: int) -> Scenario:
-        return Scenario(self.name, self.steps(seed, events), seed=seed)
+        return Scenario(self.name, self.steps(seed, events), seed=seed, trial=self.trial)
 
 
 def _crash(point: str) -> Callable[[int, int], tuple[Step, ...]]:
@@ -206,6 +233,13 @@ CATALOGUE: tuple[Entry, ...] = (
     Entry("cassandra-paused", _outage(Fault("pause", "cassandra")), "pause cassandra", QUICK, Inject),
     Entry("bad-input", bad_input, profiles=QUICK),
     Entry("late-events", late_events, profiles=QUICK, trial={"allowed_lateness": "1 minute"}),
+    Entry(
+        "resend-dedup",
+        resend_dedup,
+        "SIGKILL driver, producer re-sends",
+        fault_step=KillDriverMidway,
+        trial={**RESENDS, "dedup": True},
+    ),
 )
 BY_NAME = {entry.name: entry for entry in CATALOGUE}
 
@@ -233,6 +267,7 @@ SCENARIOS = [
     Scenario("kafka-paused", outage(Fault("pause", "kafka")), seed=SEED),
     Scenario("cassandra-killed", outage(Fault("kill", "cassandra")), seed=SEED),
     Scenario("cassandra-paused", outage(Fault("pause", "cassandra")), seed=SEED),
+    Scenario("resend-dedup", resend_dedup(), seed=SEED, trial={**RESENDS, "dedup": True}),
 ]
 
 NEGATIVE_CONTROLS = [
@@ -254,4 +289,6 @@ NEGATIVE_CONTROLS = [
         (*crash_in_a_fresh_batch("sink.mid_write", "tests.wrong_sinks:CommitThenWriteSink"), Check("lost")),
         seed=SEED,
     ),
+    # Not a wrong sink: the real pipeline without deduplication, judged by distinct events.
+    Scenario("resend-no-dedup", resend_no_dedup(), seed=SEED, trial={**RESENDS, "dedup": False}),
 ]

@@ -1,11 +1,17 @@
-"""Pure checker: judges a send history against a sink snapshot; returns a verdict with evidence."""
+"""Pure checker: judges a send history against a sink snapshot; returns a verdict with evidence.
+
+It judges either every acknowledged copy (`distinct=False`: a pipeline without deduplication counts
+each record it reads) or distinct events (`distinct=True`: copies of one event, the same event_id
+and ts re-sent by an at-least-once producer, count once; the event is late only if every
+acknowledged copy was reported late).
+"""
 
 from __future__ import annotations
 
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -31,6 +37,7 @@ class RowEvidence:
     unexpected: int  # counted where no send could have landed
     expected_min: int
     expected_max: int
+    resent: int = 0  # judging distinct events: events of the row acknowledged more than once
 
     @property
     def diff(self) -> int:
@@ -68,6 +75,8 @@ class Summary:
     duplicated: int
     unexpected: int
     misclassified: int
+    judged: Literal["copies", "distinct events"] = "copies"
+    resent: int = 0  # acknowledged copies beyond the first of each event
 
     def __str__(self) -> str:
         return " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
@@ -90,6 +99,12 @@ class Verdict:
         lines = [f"{'VALID' if self.valid else 'INVALID'}: {len(self.rows)} row(s) differ"]
         if self.rows:
             lines += _bounded(_row_table(self.rows), limit, header_lines=1)
+        if self.summary is not None and self.summary.judged == "distinct events" and self.summary.duplicated:
+            lines.append(
+                f"duplicated: counted more often than their distinct events; {self.summary.resent} "
+                "acknowledged re-sends (copies with an event_id and ts already acknowledged), "
+                "per row under 'resent': were they deduplicated?"
+            )
         lines.append(f"summary: {self.summary}")
         for title, problems in (
             ("dead letters", self.dead_letter_problems),
@@ -101,11 +116,14 @@ class Verdict:
         return "\n".join(lines)
 
 
-def check(history: History | Iterable[Op], snapshot: SinkSnapshot) -> Verdict:
-    """Judge `history` against `snapshot`; a crash yields valid=None, never a pass."""
+def check(history: History | Iterable[Op], snapshot: SinkSnapshot, *, distinct: bool = False) -> Verdict:
+    """Judge `history` against `snapshot`; a crash yields valid=None, never a pass.
+
+    `distinct`: expect each event counted once however many copies were sent (see the module doc).
+    """
     try:
         ops = history.ops if isinstance(history, History) else list(history)
-        return _check(ops, snapshot)
+        return _check(ops, snapshot, distinct)
     except Exception as e:
         where = traceback.extract_tb(e.__traceback__)[-1]
         error = f"{type(e).__name__}: {e} (at {where.name}, line {where.lineno})"
@@ -143,7 +161,7 @@ def _sends(ops: Sequence[Op]) -> list[_Send]:
     return sends
 
 
-def _check(ops: Sequence[Op], snapshot: SinkSnapshot) -> Verdict:
+def _check(ops: Sequence[Op], snapshot: SinkSnapshot, distinct: bool) -> Verdict:
     window_ms = snapshot.window_ms
 
     def row_of(op: Op) -> RowKey:
@@ -164,13 +182,16 @@ def _check(ops: Sequence[Op], snapshot: SinkSnapshot) -> Verdict:
                     f"both acknowledged at {position}"
                 )
             acked[position] = send.invoke
-    acked_rows = Counter(row_of(op) for op in acked.values() if op.kind == "valid")
     unknown = [s.invoke for s in sends if s.outcome == "info"]
     info_rows = Counter(row_of(op) for op in unknown if op.kind == "valid")
     info_dead = sum(1 for op in unknown if op.kind == "dead")
 
-    late_acked, late_matched, late_problems = _match_late(snapshot, acked, info_rows, row_of)
-    rows = _rows(snapshot, acked_rows, info_rows, late_acked, late_matched)
+    late_positions, late_matched, late_problems = _match_late(snapshot, acked, info_rows, row_of)
+    if distinct:
+        expected = _expect_distinct(acked, unknown, late_positions, row_of)
+    else:
+        expected = _expect_copies(acked, info_rows, late_positions, late_matched, row_of)
+    rows = _rows(snapshot, expected)
     dead_problems = _match_dead_letters(snapshot, acked, info_dead)
 
     def problems(kinds: set[str]) -> int:
@@ -189,13 +210,86 @@ def _check(ops: Sequence[Op], snapshot: SinkSnapshot) -> Verdict:
         duplicated=sum(r.duplicated for r in rows),
         unexpected=sum(r.unexpected for r in rows) + problems({"unexpected", "wrong_row"}),
         misclassified=problems({"misclassified"}),
+        judged="distinct events" if distinct else "copies",
+        resent=sum(expected.resent.values()),
     )
     valid = not (summary.lost or summary.duplicated or summary.unexpected or summary.misclassified)
-    conserved = counted_total + summary.dead_lettered + summary.late == summary.acknowledged
+    # Counted + dead-lettered + late = acknowledged, in the units judged: copies, or distinct
+    # events (a late report of a copy whose event was counted is not a late event).
+    acked_units = sum(expected.acknowledged.values()) + sum(op.kind == "dead" for op in acked.values())
+    conserved = counted_total + summary.dead_lettered + sum(expected.late.values()) == acked_units
     if valid and not unknown and not conserved:
         # The per-row checks imply conservation; if they pass without it, the checker is wrong.
         raise AssertionError(f"checks passed but counts are not conserved: {summary}")
     return Verdict(valid, summary, tuple(rows), tuple(dead_problems), tuple(late_problems))
+
+
+@dataclass
+class _Expected:
+    """Per row, in the units judged (copies or distinct events): what the count must lie between."""
+
+    acknowledged: Counter[RowKey] = field(default_factory=Counter)
+    attempted: Counter[RowKey] = field(default_factory=Counter)
+    late: Counter[RowKey] = field(default_factory=Counter)
+    low: Counter[RowKey] = field(default_factory=Counter)
+    high: Counter[RowKey] = field(default_factory=Counter)
+    resent: Counter[RowKey] = field(default_factory=Counter)
+
+
+def _expect_copies(
+    acked: dict[Position, Op],
+    info_rows: Counter[RowKey],
+    late_positions: set[Position],
+    late_matched: Counter[RowKey],
+    row_of: Callable[[Op], RowKey],
+) -> _Expected:
+    """Every acknowledged valid record counts, unless reported late; info ones may count too."""
+    e = _Expected()
+    for position, op in acked.items():
+        if op.kind == "valid":
+            row = row_of(op)
+            e.acknowledged[row] += 1
+            e.attempted[row] += 1
+            e.late[row] += position in late_positions
+    for row, n in info_rows.items():
+        e.attempted[row] += n
+    for row in e.attempted:
+        e.low[row] = e.acknowledged[row] - e.late[row]
+        e.high[row] = e.attempted[row] - e.late[row] - late_matched[row]
+        e.late[row] += late_matched[row]
+    return e
+
+
+def _expect_distinct(
+    acked: dict[Position, Op],
+    unknown: list[Op],
+    late_positions: set[Position],
+    row_of: Callable[[Op], RowKey],
+) -> _Expected:
+    """Each event (event_id, ts) counts once if any acknowledged copy was not reported late; it is
+    late if all were. An info copy may have landed first and been counted: it allows one, no more."""
+    copies: defaultdict[tuple[str | None, int | None], list[tuple[Op, Position | None]]] = defaultdict(list)
+    for position, op in acked.items():
+        if op.kind == "valid":
+            copies[(op.event_id, op.ts_ms)].append((op, position))
+    for op in unknown:
+        if op.kind == "valid":
+            copies[(op.event_id, op.ts_ms)].append((op, None))
+    e = _Expected()
+    for (event_id, _), sent in copies.items():
+        rows = {row_of(op) for op, _ in sent}
+        if len(rows) > 1:
+            raise ValueError(f"copies of event {event_id} name different rows: {sorted(rows)}")
+        row = rows.pop()
+        acknowledged = [position for _, position in sent if position is not None]
+        counted = [position for position in acknowledged if position not in late_positions]
+        e.attempted[row] += 1
+        e.acknowledged[row] += bool(acknowledged)
+        e.late[row] += bool(acknowledged) and not counted
+        e.low[row] += bool(counted)
+        e.high[row] += bool(counted) or len(acknowledged) < len(sent)
+        e.resent[row] += max(len(acknowledged) - 1, 0)
+    return e
 
 
 def _match_late(
@@ -203,9 +297,9 @@ def _match_late(
     acked: dict[Position, Op],
     info_rows: Counter[RowKey],
     row_of: Callable[[Op], RowKey],
-) -> tuple[Counter[RowKey], Counter[RowKey], list[PositionProblem]]:
-    """Late reports per row: acknowledged sends by offset; any others can only be info sends."""
-    late_acked: Counter[RowKey] = Counter()
+) -> tuple[set[Position], Counter[RowKey], list[PositionProblem]]:
+    """Late reports: of acknowledged sends by offset; any others, per row, can only be info sends."""
+    late_acked: set[Position] = set()
     unmatched: defaultdict[RowKey, list[Position]] = defaultdict(list)
     problems = []
     for raw_position, raw_row in snapshot.late.items():
@@ -217,8 +311,8 @@ def _match_late(
             detail = f"record #{op.index} is malformed ({op.reason}) yet reported late"
             problems.append(PositionProblem("unexpected", position, detail))
         else:
-            # Matched by offset, so the event was not counted whichever row the report names.
-            late_acked[row_of(op)] += 1
+            # Matched by offset, so this copy was not counted whichever row the report names.
+            late_acked.add(position)
             if reported != row_of(op):
                 detail = (
                     f"event {op.event_id} belongs to {_row_text(row_of(op))}, "
@@ -234,23 +328,14 @@ def _match_late(
     return late_acked, late_matched, sorted(problems, key=lambda p: p.position)
 
 
-def _rows(
-    snapshot: SinkSnapshot,
-    acked_rows: Counter[RowKey],
-    info_rows: Counter[RowKey],
-    late_acked: Counter[RowKey],
-    late_matched: Counter[RowKey],
-) -> list[RowEvidence]:
+def _rows(snapshot: SinkSnapshot, expected: _Expected) -> list[RowEvidence]:
     counts = {_row_key(k): _count(v) for k, v in snapshot.counts.items()}
     differing = []
-    for key in sorted(acked_rows.keys() | info_rows.keys() | counts.keys()):
-        acknowledged, attempted = acked_rows[key], acked_rows[key] + info_rows[key]
-        late = late_acked[key] + late_matched[key]
+    for key in sorted(expected.attempted.keys() | counts.keys()):
+        attempted = expected.attempted[key]
         counted = counts.get(key, 0)
-        expected_min = acknowledged - late_acked[key]
-        expected_max = attempted - late
-        lost = max(expected_min - counted, 0)
-        excess = max(counted - expected_max, 0)
+        lost = max(expected.low[key] - counted, 0)
+        excess = max(counted - expected.high[key], 0)
         if lost or excess:
             site_id, window = key
             duplicated, unexpected = (excess, 0) if attempted else (0, excess)
@@ -258,15 +343,16 @@ def _rows(
                 RowEvidence(
                     site_id=site_id,
                     window_start_ms=window,
-                    acknowledged=acknowledged,
+                    acknowledged=expected.acknowledged[key],
                     attempted=attempted,
-                    late=late,
+                    late=expected.late[key],
                     counted=counted,
                     lost=lost,
                     duplicated=duplicated,
                     unexpected=unexpected,
-                    expected_min=expected_min,
-                    expected_max=expected_max,
+                    expected_min=expected.low[key],
+                    expected_max=expected.high[key],
+                    resent=expected.resent[key],
                 )
             )
     return differing
@@ -348,7 +434,7 @@ def _row_text(key: RowKey) -> str:
 
 
 def _row_table(rows: Sequence[RowEvidence]) -> list[str]:
-    header = (
+    header: tuple[str, ...] = (
         "site",
         "window start (UTC)",
         "expected",
@@ -358,7 +444,8 @@ def _row_table(rows: Sequence[RowEvidence]) -> list[str]:
         "dup",
         "unexpected",
     )
-    cells = [header] + [
+    resent = any(r.resent for r in rows)
+    cells = [header + (("resent",) if resent else ())] + [
         (
             r.site_id,
             iso_utc(r.window_start_ms),
@@ -371,9 +458,10 @@ def _row_table(rows: Sequence[RowEvidence]) -> list[str]:
             str(r.duplicated),
             str(r.unexpected),
         )
+        + ((str(r.resent),) if resent else ())
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
 
 

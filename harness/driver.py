@@ -34,6 +34,8 @@ class DriverSpec:
     checkpoint: Path
     window: str = "1 minute"
     allowed_lateness: str = "10 minutes"
+    # Count copies of an event once (the pipeline's --dedup); the checker then judges distinct events.
+    dedup: bool = False
     trigger_interval: str = "1 second"
     max_offsets_per_trigger: int | None = None
     failpoints: tuple[str, ...] = field(default=())
@@ -81,6 +83,7 @@ class Driver:
             s.window,
             "--allowed-lateness",
             s.allowed_lateness,
+            "--dedup" if s.dedup else "--no-dedup",
             "--progress-log",
             str(s.progress_log),
         ]

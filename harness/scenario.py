@@ -9,9 +9,9 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from harness.checker import Verdict, iso_utc
 from harness.driver import Driver, consumed_offsets
@@ -44,7 +44,15 @@ class Produce(Step):
 
     def __str__(self) -> str:
         w = self.workload
-        return f"produce {w.events} events, {w.sites} sites, seed {w.seed}, malformed {w.malformed_fraction}"
+        resent = (
+            f", {w.resend_fraction:.0%} re-sent within {w.resend_delay_records} records"
+            if w.resend_fraction
+            else ""
+        )
+        return (
+            f"produce {w.events} events, {w.sites} sites, seed {w.seed}, malformed {w.malformed_fraction}"
+            + resent
+        )
 
     def run(self, ctx: Context) -> None:
         summary = ctx.trial.produce(self.workload)
@@ -225,15 +233,20 @@ class WaitConsumed(Step):
 
 @dataclass(frozen=True)
 class Check(Step):
-    """`exact`: the verdict must be valid. `duplicated` / `lost`: it must be invalid for that reason."""
+    """`exact`: the verdict must be valid. `duplicated` / `lost`: it must be invalid for that reason.
+
+    `distinct`: judge distinct events (True) or every copy (False); None: distinct when the trial's
+    pipeline deduplicates."""
 
     expect: Literal["exact", "duplicated", "lost"] = "exact"
+    distinct: bool | None = None
 
     def __str__(self) -> str:
-        return f"check Cassandra against the ledger: expect {self.expect}"
+        judged = {None: "", True: " (distinct events)", False: " (every copy)"}[self.distinct]
+        return f"check Cassandra against the ledger{judged}: expect {self.expect}"
 
     def run(self, ctx: Context) -> None:
-        verdict = ctx.verdict = ctx.trial.verdict()
+        verdict = ctx.verdict = ctx.trial.verdict(self.distinct)
         if self.expect == "exact":
             assert verdict.valid is True, "counts differ from the ledger"
             return
@@ -241,6 +254,8 @@ class Check(Step):
         assert verdict.summary is not None
         found = verdict.summary.duplicated if self.expect == "duplicated" else verdict.summary.lost
         assert found > 0, f"expected {self.expect} events, verdict says {verdict.summary}"
+        rows = [r for r in verdict.rows if (r.duplicated if self.expect == "duplicated" else r.lost)]
+        assert rows, f"expected the (site, window) rows with {self.expect} events named: {verdict.explain()}"
 
 
 @dataclass(frozen=True)
@@ -248,6 +263,8 @@ class Scenario:
     name: str
     steps: tuple[Step, ...]
     seed: int = 0
+    # DriverSpec fields its trial needs (dedup, allowed_lateness), beyond the runner's own.
+    trial: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self, failing: int | None = None) -> str:
         lines = [f"scenario {self.name} (seed {self.seed}):"]

@@ -101,8 +101,11 @@ class Trial:
         with cassandra_session(self.stack.cassandra_host, self.stack.cassandra_port) as session:
             return snapshot_or_empty(session, self.spec.keyspace, self.window_ms)
 
-    def verdict(self) -> Verdict:
-        return check(self.history, self.snapshot())
+    def verdict(self, distinct: bool | None = None) -> Verdict:
+        """`distinct`: judge distinct events, not copies; by default, when the pipeline deduplicates."""
+        return check(
+            self.history, self.snapshot(), distinct=self.spec.dedup if distinct is None else distinct
+        )
 
     def diagnosis(self) -> str:
         """Last query progress, and where the history and every log are."""

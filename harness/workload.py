@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,13 +30,19 @@ class WorkloadSpec:
     malformed_fraction: float = 0.0
     extra_fields_fraction: float = 0.1
     max_event_bytes: int = 64 * 1024
+    # An at-least-once producer after a timeout: this share of the records is sent once more,
+    # byte for byte (same event_id, ts, payload), after 1..resend_delay_records later records.
+    resend_fraction: float = 0.0
+    resend_delay_records: int = 200
 
     def __post_init__(self) -> None:
         if self.events < 0 or self.sites < 1:
             raise ValueError(f"need events >= 0 and sites >= 1: {self}")
         if self.spread_ms < 0 or self.disorder_ms < 0:
             raise ValueError(f"spread_ms and disorder_ms must be >= 0: {self}")
-        for name in ("malformed_fraction", "extra_fields_fraction"):
+        if self.resend_delay_records < 1:
+            raise ValueError(f"resend_delay_records must be >= 1: {self}")
+        for name in ("malformed_fraction", "extra_fields_fraction", "resend_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]: {self}")
 
@@ -71,7 +78,32 @@ def site_name(i: int) -> str:
 
 
 def generate(spec: WorkloadSpec) -> Iterator[Record]:
-    """Yield `spec.events` records; the same spec always yields the same records."""
+    """Yield `spec.events` records, then the re-sent copies; the same spec always yields the same."""
+    originals = _originals(spec)
+    if spec.resend_fraction == 0:
+        return originals
+    return with_resends(originals, spec.resend_fraction, spec.resend_delay_records, spec.seed)
+
+
+def with_resends(records: Iterable[Record], fraction: float, delay: int, seed: int) -> Iterator[Record]:
+    """Each record, and for a seeded `fraction` of them a second copy 1..`delay` records later."""
+    # Its own generator, so the originals stay those of the same spec without re-sends.
+    rng = random.Random(f"resend-{seed}")
+    due: list[tuple[int, int, Record]] = []  # (position to send at, tie-break, copy)
+    position = 0
+    for n, record in enumerate(records):
+        while due and due[0][0] <= position:
+            yield heapq.heappop(due)[2]
+            position += 1
+        yield record
+        position += 1
+        if rng.random() < fraction:
+            heapq.heappush(due, (position + rng.randint(1, delay), n, record))
+    while due:
+        yield heapq.heappop(due)[2]
+
+
+def _originals(spec: WorkloadSpec) -> Iterator[Record]:
     rng = random.Random(spec.seed)
     cumulative = list(itertools.accumulate(1.0 / (i + 1) ** spec.zipf_s for i in range(spec.sites)))
     malformations = _MalformationCycle(rng)

@@ -17,6 +17,8 @@ class PipelineConfig:
     trigger_interval: str = "1 second"
     window: str = "1 minute"
     allowed_lateness: str = "5 minutes"
+    # Count copies of an event (same event_id and ts, re-sent by the producer) once.
+    dedup: bool = False
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = None
     max_event_bytes: int = 64 * 1024
@@ -61,6 +63,13 @@ def parser() -> argparse.ArgumentParser:
         help="watermark delay: events later than this are reported, not counted",
     )
     run.add_argument(
+        "--dedup",
+        action=argparse.BooleanOptionalAction,
+        default=PipelineConfig.dedup,
+        help="count copies of an event (same event_id and ts) once, within the allowed lateness; "
+        "fixed for the life of a checkpoint",
+    )
+    run.add_argument(
         "--starting-offsets",
         default=PipelineConfig.starting_offsets,
         help="earliest, latest or Kafka JSON offsets; used only by a new checkpoint",
@@ -102,6 +111,7 @@ def from_arguments(args: argparse.Namespace) -> PipelineConfig:
         trigger_interval=args.trigger_interval,
         window=args.window,
         allowed_lateness=args.allowed_lateness,
+        dedup=args.dedup,
         starting_offsets=args.starting_offsets,
         max_offsets_per_trigger=args.max_offsets_per_trigger,
         max_event_bytes=args.max_event_bytes,

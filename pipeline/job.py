@@ -74,7 +74,7 @@ def start_query(spark: SparkSession, config: PipelineConfig, sink: CassandraSink
         reader = reader.option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
     events = parse_events(reader.load(), config.max_event_bytes, config.dead_letter_copy_bytes)
     return (
-        sink_input(events, config.window, config.allowed_lateness)
+        sink_input(events, config.window, config.allowed_lateness, config.dedup)
         .writeStream.outputMode("update")
         .option("checkpointLocation", config.checkpoint)
         .trigger(processingTime=config.trigger_interval)
@@ -107,6 +107,7 @@ def run(config: PipelineConfig) -> int:
         config.keyspace,
         lambda batch_id: late_event_watermark_ms(spark, config.checkpoint, batch_id),
         Failpoints(config.failpoints),
+        dedup=config.dedup,
     )
     if config.progress_log:
         spark.streams.addListener(ProgressLog(config.progress_log))

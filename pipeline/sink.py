@@ -39,10 +39,13 @@ class CassandraSink:
         watermark_of: Callable[[int], int],
         failpoints: Failpoints,
         retry_for_s: float = 120.0,
+        dedup: bool = False,
     ) -> None:
         self.session = session
         self.keyspace = keyspace
         self.failpoints = failpoints
+        # Must match the query's: deduplication changes which events Spark drops as late.
+        self.dedup = dedup
         self._watermark_of = watermark_of
         self._retry_for_s = retry_for_s
         self._idle = threading.Condition()
@@ -83,7 +86,7 @@ class CassandraSink:
 
     def write(self, batch: DataFrame, batch_id: int) -> None:
         watermark_ms = self._watermark_of(batch_id)
-        writes = plan_writes(sink_rows(batch, watermark_ms).collect(), batch_id, watermark_ms)
+        writes = plan_writes(sink_rows(batch, watermark_ms, self.dedup).collect(), batch_id, watermark_ms)
         if not writes:
             return
         self.failpoints.hit("sink.before_write", batch_id)

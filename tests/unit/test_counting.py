@@ -55,6 +55,15 @@ class Pageview:
     at_ms: int  # event time, after BASE_MS
 
 
+@dataclass(frozen=True)
+class Keyed(Pageview):
+    """A pageview whose event_id is its content: sent twice, the second is a re-sent copy."""
+
+    @property
+    def event_id(self) -> str:
+        return f"k-{self.site}-{self.at_ms}"
+
+
 Record = Pageview | bytes  # bytes: a value that is not an event
 
 
@@ -82,9 +91,8 @@ def offset_of(file: int, index: int) -> int:
 def value_of(record: Record, offset: int) -> bytes:
     if isinstance(record, bytes):
         return record
-    return json.dumps(
-        {"event_id": f"e{offset}", "site_id": record.site, "ts": BASE_MS + record.at_ms}
-    ).encode()
+    event_id = record.event_id if isinstance(record, Keyed) else f"e{offset}"
+    return json.dumps({"event_id": event_id, "site_id": record.site, "ts": BASE_MS + record.at_ms}).encode()
 
 
 def window_start(at_ms: int) -> int:
@@ -118,6 +126,7 @@ def run_stream(
     lateness: str,
     idle_batches: bool = True,
     crash_after: Callable[[Attempt], bool] = lambda attempt: False,
+    dedup: bool = False,
 ) -> Run:
     """Streams `files` one per trigger; `crash_after` fails the first attempt it matches after its writes.
 
@@ -141,7 +150,7 @@ def run_stream(
     def execute(session: Any, statement: Prepared, params: Sequence[tuple[Any, ...]], **_: Any) -> None:
         written.setdefault(run.store.execute(statement.cql, params), []).extend(params)
 
-    sink = CassandraSink(RecordingSession(), "tally", watermark_of, Failpoints())  # type: ignore[arg-type]
+    sink = CassandraSink(RecordingSession(), "tally", watermark_of, Failpoints(), dedup=dedup)  # type: ignore[arg-type]
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
         read.clear()
@@ -162,7 +171,7 @@ def run_stream(
         spark.conf.set(NO_DATA_BATCHES, str(idle_batches).lower())
         try:
             return (
-                sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, lateness)
+                sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, lateness, dedup)
                 .writeStream.outputMode("update")
                 .option("checkpointLocation", str(checkpoint))
                 .foreachBatch(write_batch)
@@ -425,6 +434,93 @@ def test_late_events_complement_the_counts(
     check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
 
 
+# --- (b') deduplication: copies count once; any copy at or before the watermark is reported late ---
+
+
+def check_each_event_counts_once_or_is_late(run: Run, lateness_ms: int) -> None:
+    """Spark's deduplication drops, by the same watermark as the aggregation, every event whose time
+    is at or before it (reported late), then every copy of an event already kept (dropped silently).
+    An event's state is evicted only once the watermark passes its time: a later copy is late anyway."""
+    watermarks = dropping_watermarks(run, lateness_ms)
+    kept: set[tuple[str, int]] = set()
+    expected_counts: Counter[tuple[str, int]] = Counter()
+    expected_late = {}
+    for offset, site, at in pageviews(run):
+        watermark = watermarks[offset // STRIDE]
+        if BASE_MS + at <= watermark:
+            expected_late[("pageviews", 0, offset)] = (site, window_start(at), watermark)
+        elif (site, at) not in kept:
+            kept.add((site, at))
+            expected_counts[(site, window_start(at))] += 1
+    assert counted(run) == expected_counts
+    late = run.store.rows("late_events")
+    assert {key: (row["site_id"], row["window_start"], row["watermark"]) for key, row in late.items()} == (
+        expected_late
+    )
+    assert_dead_letters(run)
+    assert_replays_change_nothing(run)
+
+
+def as_copies(files: list[list[Record]]) -> list[list[Record]]:
+    return [[Keyed(r.site, r.at_ms) if isinstance(r, Pageview) else r for r in file] for file in files]
+
+
+def test_dedup_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path) -> None:
+    files: list[list[Record]] = [
+        [Keyed("a", 20_000), Keyed("a", 20_000), Keyed("b", 21_000)],  # a copy in the same batch
+        # the copy of a 20 s is dropped; a 14 s is at or before the watermark (16 s): late, although
+        # its window [10, 20) is still open (without dedup it would count)
+        [Keyed("a", 20_000), Keyed("a", 14_000)],
+        [Keyed("c", 40_000)],  # watermark becomes 35 s
+        [Keyed("b", 21_000)],  # a copy after the watermark: reported late, its event counted once
+    ]
+    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, dedup=True)
+    assert counted(run) == {
+        ("a", BASE_MS + 20_000): 1,
+        ("b", BASE_MS + 20_000): 1,
+        ("c", BASE_MS + 40_000): 1,
+    }
+    assert late_rows(run) == {1001: ("a", 16_000), 3000: ("b", 35_000)}
+    check_each_event_counts_once_or_is_late(run, SMALL_MS)
+
+
+@STREAMING
+@given(files=drifting_batches().map(as_copies), idle_batches=LATE_IDLE_BATCHES)
+def test_with_dedup_each_event_counts_once_or_is_reported_late(
+    spark: SparkSession,
+    kafka_frames: KafkaFrames,
+    tmp_path_factory: pytest.TempPathFactory,
+    files: list[list[Record]],
+    idle_batches: bool,
+) -> None:
+    workdir = tmp_path_factory.mktemp("dedup")
+    run = run_stream(spark, kafka_frames, workdir, files, SMALL, idle_batches, dedup=True)
+    event(f"copies: {len(pageviews(run)) - len({(site, at) for _, site, at in pageviews(run)})}")
+    check_each_event_counts_once_or_is_late(run, SMALL_MS)
+
+
+def test_with_dedup_a_replayed_batch_keeps_the_dedup_state_of_the_one_before(
+    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path
+) -> None:
+    """A crash after batch 1's writes: its replay restores state version 0, so its copy is dropped again."""
+    files: list[list[Record]] = [
+        [Keyed("a", 20_000), Keyed("b", 21_000)],
+        [Keyed("a", 20_000), Keyed("a", 22_000), b"not json"],
+        [Keyed("a", 22_000), Keyed("b", 40_000)],
+    ]
+
+    def file_1_batch(attempt: Attempt) -> bool:
+        return bool(attempt.writes.dead_letters)
+
+    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, crash_after=file_1_batch, dedup=True)
+    assert counted(run) == {
+        ("a", BASE_MS + 20_000): 2,
+        ("b", BASE_MS + 20_000): 1,
+        ("b", BASE_MS + 40_000): 1,
+    }
+    check_each_event_counts_once_or_is_late(run, SMALL_MS)
+
+
 # --- (c) replays: a batch re-run after a crash writes the same, and changes nothing ---------------
 
 
@@ -472,10 +568,13 @@ def test_older_batch_after_newer_changes_nothing(
     assert counted(run) == {("a", BASE_MS): 3}
 
 
-def test_each_record_is_parsed_once_per_branch_of_the_sink_input(kafka_frames: KafkaFrames) -> None:
+@pytest.mark.parametrize("dedup", [False, True], ids=["counts", "dedup"])
+def test_each_record_is_parsed_once_per_branch_of_the_sink_input(
+    kafka_frames: KafkaFrames, dedup: bool
+) -> None:
     # Throughput guard: if the optimizer can inline the parsed struct, every `json.*` field gets
     # its own from_json (24 in this plan), and the pipeline drains at half the rate.
     records = kafka_frames([(0, 0, b'{"event_id": "e", "site_id": "s", "ts": 0}')])
-    plan = sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, "1 minute")
+    plan = sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, "1 minute", dedup)
     executed = plan._jdf.queryExecution().executedPlan().toString()
     assert executed.count("from_json(") == 2, executed

@@ -138,6 +138,40 @@ def test_event_ids_are_unique_and_event_times_have_bounded_disorder(
         assert base - disorder <= record.expected.ts_ms <= base
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=seeds,
+    fraction=st.sampled_from([0.1, 0.5, 1.0]),
+    delay=st.integers(1, 50),
+    malformed=st.sampled_from([0.0, 0.3]),
+)
+def test_re_sends_are_byte_identical_copies_sent_a_bounded_number_of_records_later(
+    seed: int, fraction: float, delay: int, malformed: float
+) -> None:
+    spec = WorkloadSpec(seed=seed, events=120, malformed_fraction=malformed)
+    originals = records(spec)
+    sent = records(replace(spec, resend_fraction=fraction, resend_delay_records=delay))
+    assert sent == records(replace(spec, resend_fraction=fraction, resend_delay_records=delay))
+    first_seen: dict[Record, int] = {}
+    copies = 0
+    for position, record in enumerate(sent):
+        if record in first_seen:
+            copies += 1
+            # After 1..delay later records, plus the copies due before it (sent first).
+            assert 1 <= position - first_seen.pop(record) <= delay + copies
+        else:
+            first_seen[record] = position
+    assert list(dict.fromkeys(sent)) == originals, "the originals, in their order, unchanged"
+    assert len(sent) == len(originals) + copies
+    if fraction == 1.0:
+        assert copies == len(originals)
+
+
+def test_no_re_sends_by_default() -> None:
+    batch = records(WorkloadSpec(seed=3, events=500))
+    assert len({r.expected.event_id for r in batch}) == len(batch)
+
+
 @settings(max_examples=10, deadline=None)
 @given(seed=seeds)
 def test_zipf_skew_makes_site_000_the_most_frequent(seed: int) -> None:
@@ -156,7 +190,14 @@ def test_no_skew_spreads_sites_evenly() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"events": -1}, {"sites": 0}, {"malformed_fraction": 1.5}, {"disorder_ms": -1}],
+    [
+        {"events": -1},
+        {"sites": 0},
+        {"malformed_fraction": 1.5},
+        {"disorder_ms": -1},
+        {"resend_fraction": -0.1},
+        {"resend_delay_records": 0},
+    ],
 )
 def test_spec_refuses_nonsense(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match=r"must|need"):
