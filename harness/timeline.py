@@ -44,6 +44,7 @@ class Sampler:
         self._session: Session | None = None
         self._seen_ops = 0
         self._acknowledged = 0
+        self._events: set[tuple[str | None, int | None]] = set()
         self._lock = threading.Lock()  # acknowledged() is also called by the step clock's thread
 
     def __enter__(self) -> Sampler:
@@ -64,11 +65,21 @@ class Sampler:
             self._cluster = None
 
     def acknowledged(self) -> int:
+        """Acknowledged events in the pipeline's units: with deduplication, re-sent copies of a valid
+        event already acknowledged do not count (the pipeline drops them without a trace)."""
         with self._lock:
             # Slicing is atomic under the GIL: the producer appends while this thread reads.
             new = self._trial.history.ops[self._seen_ops :]
             self._seen_ops += len(new)
-            self._acknowledged += sum(1 for op in new if op.type == "ok")
+            for op in new:
+                if op.type != "ok":
+                    continue
+                if self._trial.spec.dedup and op.kind == "valid":
+                    event = (op.event_id, op.ts_ms)
+                    if event in self._events:
+                        continue
+                    self._events.add(event)
+                self._acknowledged += 1
             return self._acknowledged
 
     def _accounted(self) -> int:
