@@ -142,7 +142,9 @@ def _spark(
 
 def _toxiproxy(image: str, proxy: ProxyPorts, cassandra_port: int) -> tuple[DockerContainer, str]:
     """Proxies may exist before their upstreams: Toxiproxy dials the upstream per client connection."""
-    container = containers.labelled(image, "toxiproxy", ["-host", "127.0.0.1", "-port", str(proxy.api)])
+    container = containers.labelled(
+        image, "toxiproxy", ["-host", "127.0.0.1", "-port", str(proxy.api)]
+    ).with_env("LOG_LEVEL", "info")  # its default traces every read and write of every link
     containers.start(container, TOXIPROXY_READY, 30)
     api = f"http://127.0.0.1:{proxy.api}"
     client = Toxiproxy(api)
