@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.audit_model import Profile
-from harness.nemesis import Fault
+from harness.nemesis import Fault, NetworkFault
 from harness.scenario import (
     Check,
     EnsureDriver,
@@ -114,6 +114,25 @@ def outage(fault: Fault, hold_s: float = 10, seed: int = SEED, events: int = 6_0
     )
 
 
+def network_fault(
+    fault: NetworkFault, hold_s: float = 8, seed: int = SEED, events: int = 6_000
+) -> tuple[Step, ...]:
+    """The second load goes straight to Kafka while the pipeline's link is faulty: the stream must
+    read it through the fault or after the heal, and write it to Cassandra exactly once."""
+    return (
+        load(seed, events),
+        StartDriver(),
+        WaitProgress(),
+        Inject(fault),
+        load(seed + 1, events // 2, minute=2),
+        Hold(hold_s),
+        Heal(fault),
+        EnsureDriver(),
+        WaitConsumed(),
+        Check(),
+    )
+
+
 def driver_sigkill(seed: int = SEED, events: int = 12_000) -> tuple[Step, ...]:
     return (load(seed, events), StartDriver(), KillDriverMidway(), StartDriver(), WaitConsumed(), Check())
 
@@ -206,6 +225,20 @@ def _outage(fault: Fault) -> Callable[[int, int], tuple[Step, ...]]:
     return lambda seed, events: outage(fault, seed=seed, events=events)
 
 
+def _network(fault: NetworkFault) -> Callable[[int, int], tuple[Step, ...]]:
+    return lambda seed, events: network_fault(fault, seed=seed, events=events)
+
+
+# name -> fault; the first three are in the chaos tier and the quick audit.
+NETWORK_FAULTS: dict[str, NetworkFault] = {
+    "kafka-link-cut": NetworkFault("cut", ("kafka",)),
+    "cassandra-link-reset": NetworkFault("reset", ("cassandra",)),
+    "network-latency": NetworkFault("latency", ("kafka", "cassandra")),
+    "kafka-link-reset": NetworkFault("reset", ("kafka",)),
+    "cassandra-link-cut": NetworkFault("cut", ("cassandra",)),
+}
+QUICK_NETWORK = ("kafka-link-cut", "cassandra-link-reset", "network-latency")
+
 CATALOGUE: tuple[Entry, ...] = (
     Entry("normal-flow", normal_flow, profiles=QUICK),
     Entry("graceful-restart", graceful_restart, "graceful restart (SIGTERM)", QUICK, StopDriver),
@@ -231,12 +264,17 @@ CATALOGUE: tuple[Entry, ...] = (
     Entry("kafka-paused", _outage(Fault("pause", "kafka")), "pause kafka", DEEP, Inject),
     Entry("cassandra-killed", _outage(Fault("kill", "cassandra")), "kill cassandra", DEEP, Inject),
     Entry("cassandra-paused", _outage(Fault("pause", "cassandra")), "pause cassandra", QUICK, Inject),
+    *(
+        Entry(name, _network(fault), str(fault), QUICK if name in QUICK_NETWORK else DEEP, Inject)
+        for name, fault in NETWORK_FAULTS.items()
+    ),
     Entry("bad-input", bad_input, profiles=QUICK),
     Entry("late-events", late_events, profiles=QUICK, trial={"allowed_lateness": "1 minute"}),
     Entry(
         "resend-dedup",
         resend_dedup,
         "SIGKILL driver, producer re-sends",
+        QUICK,
         fault_step=KillDriverMidway,
         trial={**RESENDS, "dedup": True},
     ),
@@ -268,6 +306,7 @@ SCENARIOS = [
     Scenario("cassandra-killed", outage(Fault("kill", "cassandra")), seed=SEED),
     Scenario("cassandra-paused", outage(Fault("pause", "cassandra")), seed=SEED),
     Scenario("resend-dedup", resend_dedup(), seed=SEED, trial={**RESENDS, "dedup": True}),
+    *(Scenario(name, network_fault(NETWORK_FAULTS[name]), seed=SEED) for name in QUICK_NETWORK),
 ]
 
 NEGATIVE_CONTROLS = [

@@ -1,7 +1,8 @@
 """The pipeline's driver as a process of its own: a container of the Spark image, submitted to the master.
 
 One container per driver run, so a crash is `docker kill` and a freeze is `docker pause`; the
-checkpoint and the progress log live in the shared directory and survive every driver.
+checkpoint and the progress log live in the shared directory and survive every driver. A driver
+reaches Kafka and Cassandra through Toxiproxy, so network faults hit the pipeline and nothing else.
 """
 
 from __future__ import annotations
@@ -66,11 +67,11 @@ class Driver:
             "pipeline",
             "run",
             "--bootstrap-servers",
-            self.stack.bootstrap_servers,
+            self.stack.proxied_bootstrap_servers,
             "--topic",
             s.topic,
             "--cassandra-hosts",
-            self.stack.cassandra_hosts,
+            self.stack.proxied_cassandra_hosts,
             "--keyspace",
             s.keyspace,
             "--checkpoint",

@@ -1,7 +1,8 @@
 """Faults as data: each names a stack service and how to break it, and always comes with its heal.
 
 `heal()` undoes the fault and waits until the service answers again, so a final check only ever
-runs against a healed stack.
+runs against a healed stack. `Fault` acts on containers; `NetworkFault` on the links between the
+pipeline and Kafka or Cassandra, through Toxiproxy.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from harness.eventually import eventually
 from harness.kafka_admin import broker_answers
 from harness.sink_reader import cassandra_session
 from harness.stack import CASSANDRA_READY, KAFKA_READY, WORKER_READY, StackInfo
+from harness.toxiproxy import Toxic, Toxiproxy
 
 Role = Literal["kafka", "cassandra", "spark-worker"]
 Action = Literal["kill", "pause"]
+Link = Literal["kafka", "cassandra"]
+NetworkAction = Literal["latency", "reset", "cut"]
 READY = {"kafka": KAFKA_READY, "cassandra": CASSANDRA_READY, "spark-worker": WORKER_READY}
 
 
@@ -63,14 +67,68 @@ class Fault:
 
     def _wait_answers(self, stack: StackInfo, timeout_s: float) -> None:
         if self.role == "kafka":
-
-            def probe() -> bool:
-                return broker_answers(stack.bootstrap_servers)
+            wait_answers(stack.bootstrap_servers, f"kafka to answer after: heal {self}", timeout_s)
         elif self.role == "cassandra":
+            wait_cql(
+                stack.cassandra_host,
+                stack.cassandra_port,
+                f"cassandra to answer after: heal {self}",
+                timeout_s,
+            )
 
-            def probe() -> bool:
-                with cassandra_session(stack.cassandra_host, stack.cassandra_port) as session:
-                    return session.execute("SELECT now() FROM system.local").one() is not None
-        else:
-            return
-        eventually(probe, bool, expected=f"{self.role} to answer after: heal {self}", timeout_s=timeout_s)
+
+def wait_answers(bootstrap_servers: str, expected: str, timeout_s: float) -> None:
+    eventually(lambda: broker_answers(bootstrap_servers), bool, expected=expected, timeout_s=timeout_s)
+
+
+def wait_cql(host: str, port: int, expected: str, timeout_s: float) -> None:
+    def probe() -> bool:
+        with cassandra_session(host, port) as session:
+            return session.execute("SELECT now() FROM system.local").one() is not None
+
+    eventually(probe, bool, expected=expected, timeout_s=timeout_s)
+
+
+# Each toxic is named after the fault, so a heal knows what it removes.
+TOXICS: dict[NetworkAction, Toxic] = {
+    # Every response 300..1000 ms late (650 +- 350): slow batches, client timeouts near their limits.
+    "latency": Toxic("tally-latency", "latency", attributes={"latency": 650, "jitter": 350}),
+    # Every connection, open or new, torn down with a TCP RST as soon as data flows.
+    "reset": Toxic("tally-reset", "reset_peer", attributes={"timeout": 0}),
+}
+
+
+@dataclass(frozen=True)
+class NetworkFault:
+    """On each link: `latency` and `reset` add a toxic to its proxy; `cut` disables the proxy (existing
+    connections closed, new ones refused). Heal: toxics removed, proxy enabled, the service answers
+    through it again."""
+
+    action: NetworkAction
+    links: tuple[Link, ...]
+
+    def __str__(self) -> str:
+        what = {"latency": "latency 300..1000 ms", "reset": "connection resets", "cut": "cut"}[self.action]
+        return f"{what} on the pipeline's {' and '.join(self.links)} link{'s' if len(self.links) > 1 else ''}"
+
+    def inject(self, stack: StackInfo) -> None:
+        client = Toxiproxy(stack.toxiproxy_api)
+        for link in self.links:
+            if self.action == "cut":
+                client.set_enabled(link, False)
+            else:
+                client.add_toxic(link, TOXICS[self.action])
+
+    def heal(self, stack: StackInfo, timeout_s: float = 180) -> None:
+        client = Toxiproxy(stack.toxiproxy_api)
+        for link in self.links:
+            client.clear(link)
+        for link in self.links:
+            expected = f"{link} to answer through its proxy after: heal {self}"
+            if link == "kafka":
+                wait_answers(stack.proxied_bootstrap_servers, expected, timeout_s)
+            else:
+                wait_cql(stack.cassandra_host, stack.proxied_cassandra_port, expected, timeout_s)
+
+
+AnyFault = Fault | NetworkFault

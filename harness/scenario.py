@@ -17,7 +17,7 @@ from harness.checker import Verdict, iso_utc
 from harness.driver import Driver, consumed_offsets
 from harness.eventually import eventually
 from harness.kafka_admin import end_offsets
-from harness.nemesis import Fault
+from harness.nemesis import AnyFault
 from harness.trial import Trial
 from harness.workload import WorkloadSpec
 
@@ -32,7 +32,7 @@ class Context:
     trial: Trial
     seed: int
     rng: random.Random
-    faults: list[Fault] = field(default_factory=list)
+    faults: list[AnyFault] = field(default_factory=list)
     verdict: Verdict | None = None
     zombie: Driver | None = None
     zombie_pid: int | None = None
@@ -174,7 +174,7 @@ class WaitProgress(Step):
 
 @dataclass(frozen=True)
 class Inject(Step):
-    fault: Fault
+    fault: AnyFault
 
     def __str__(self) -> str:
         return f"inject: {self.fault}"
@@ -186,7 +186,7 @@ class Inject(Step):
 
 @dataclass(frozen=True)
 class Heal(Step):
-    fault: Fault
+    fault: AnyFault
 
     def __str__(self) -> str:
         return f"heal: {self.fault}"

@@ -1,4 +1,5 @@
-"""The real stack: Kafka (KRaft), Cassandra and a Spark standalone master + worker, started in parallel.
+"""The real stack: Kafka (KRaft), Cassandra, a Spark standalone master + worker and Toxiproxy, started
+in parallel. Drivers reach Kafka and Cassandra through Toxiproxy (network faults); the harness does not.
 
 Fixtures and the audit get a `StackInfo`: plain, frozen connection info. The `Stack` object keeps the
 containers, for faults, logs and teardown.
@@ -19,12 +20,14 @@ from testcontainers.core.container import DockerContainer
 from harness import containers
 from harness.images import Images
 from harness.ports import free_ports
+from harness.toxiproxy import Toxiproxy
 from harness.versions import Versions
 
 KAFKA_READY = "Kafka Server started"
 CASSANDRA_READY = "Starting listening for CQL clients"
 MASTER_READY = "I have been elected leader! New state: ALIVE"
 WORKER_READY = "Successfully registered with master"
+TOXIPROXY_READY = "Starting Toxiproxy HTTP server"
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,29 @@ class StackInfo:
     shared_dir: Path
     logs_dir: Path
     containers: dict[str, str]
+    # Toxiproxy's API, and the pipeline's way to the services through its proxies `kafka` and
+    # `cassandra`; the producer and the harness's own reads go direct.
+    toxiproxy_api: str
+    proxied_bootstrap_servers: str
+    proxied_cassandra_port: int
 
     @property
     def cassandra_hosts(self) -> str:
         return f"{self.cassandra_host}:{self.cassandra_port}"
+
+    @property
+    def proxied_cassandra_hosts(self) -> str:
+        return f"{self.cassandra_host}:{self.proxied_cassandra_port}"
+
+
+@dataclass(frozen=True)
+class ProxyPorts:
+    """Toxiproxy's API port; the proxies' listen ports; Kafka's listener behind the `kafka` proxy."""
+
+    api: int
+    kafka: int
+    cassandra: int
+    kafka_upstream: int
 
 
 def _kafka_cluster_id() -> str:
@@ -52,10 +74,14 @@ def _kafka_cluster_id() -> str:
     return cluster_id
 
 
-def _kafka(image: str, port: int, controller: int) -> tuple[DockerContainer, str]:
+def _kafka(image: str, port: int, controller: int, proxy: ProxyPorts) -> tuple[DockerContainer, str]:
     cluster_id = _kafka_cluster_id()
     container = containers.labelled(image, "kafka").with_envs(
-        KAFKA_PORT=str(port), KAFKA_CONTROLLER_PORT=str(controller), KAFKA_CLUSTER_ID=cluster_id
+        KAFKA_PORT=str(port),
+        KAFKA_CONTROLLER_PORT=str(controller),
+        KAFKA_CLUSTER_ID=cluster_id,
+        KAFKA_PROXIED_PORT=str(proxy.kafka_upstream),
+        KAFKA_PROXIED_ADVERTISED_PORT=str(proxy.kafka),
     )
     return containers.start(container, KAFKA_READY, 90), f"127.0.0.1:{port}"
 
@@ -114,6 +140,19 @@ def _spark(
     return master, worker, url
 
 
+def _toxiproxy(image: str, proxy: ProxyPorts, cassandra_port: int) -> tuple[DockerContainer, str]:
+    """Proxies may exist before their upstreams: Toxiproxy dials the upstream per client connection."""
+    container = containers.labelled(
+        image, "toxiproxy", ["-host", "127.0.0.1", "-port", str(proxy.api)]
+    ).with_env("LOG_LEVEL", "info")  # its default traces every read and write of every link
+    containers.start(container, TOXIPROXY_READY, 30)
+    api = f"http://127.0.0.1:{proxy.api}"
+    client = Toxiproxy(api)
+    client.create_proxy("kafka", f"127.0.0.1:{proxy.kafka}", f"127.0.0.1:{proxy.kafka_upstream}")
+    client.create_proxy("cassandra", f"127.0.0.1:{proxy.cassandra}", f"127.0.0.1:{cassandra_port}")
+    return container, api
+
+
 class Stack:
     """Starts the services in parallel; `close()` saves their logs and removes them."""
 
@@ -129,11 +168,13 @@ class Stack:
         self._shared.mkdir(parents=True, exist_ok=True)
         containers.reap_orphans()
         # All at once: ports handed out by separate calls could be handed out twice.
-        ports = free_ports(8)
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            kafka = pool.submit(_kafka, self._images.kafka, *ports[0:2])
+        ports = free_ports(12)
+        proxy = ProxyPorts(*ports[8:12])
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            kafka = pool.submit(_kafka, self._images.kafka, ports[0], ports[1], proxy)
             cassandra = pool.submit(_cassandra, self._images.cassandra, *ports[2:5])
             spark = pool.submit(_spark, self._images.spark, self._shared, *ports[5:8])
+            toxiproxy = pool.submit(_toxiproxy, self._images.toxiproxy, proxy, ports[2])
             try:
                 kafka_container, bootstrap = kafka.result()
                 self._containers["kafka"] = kafka_container
@@ -141,6 +182,7 @@ class Stack:
                 self._containers["cassandra"] = cassandra_container
                 master, worker, master_url = spark.result()
                 self._containers.update({"spark-master": master, "spark-worker": worker})
+                self._containers["toxiproxy"], toxiproxy_api = toxiproxy.result()
             except BaseException:
                 containers.remove_all()
                 raise
@@ -154,10 +196,14 @@ class Stack:
             shared_dir=self._shared,
             logs_dir=self._logs,
             containers={role: c.get_wrapped_container().name for role, c in self._containers.items()},
+            toxiproxy_api=toxiproxy_api,
+            proxied_bootstrap_servers=f"127.0.0.1:{proxy.kafka}",
+            proxied_cassandra_port=proxy.cassandra,
         )
         print(
             f"[stack] {self._versions.label()} up in {time.monotonic() - started:.1f} s: "
-            f"kafka {bootstrap}, cassandra 127.0.0.1:{cassandra_port}, spark {master_url}",
+            f"kafka {bootstrap}, cassandra 127.0.0.1:{cassandra_port}, spark {master_url}, "
+            f"toxiproxy {toxiproxy_api} (proxies: kafka :{proxy.kafka}, cassandra :{proxy.cassandra})",
             file=sys.stderr,
             flush=True,
         )

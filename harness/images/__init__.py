@@ -7,6 +7,7 @@ is reused and a changed version or Dockerfile builds a new one.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -27,6 +28,10 @@ BASE_PACKAGES = ("openjdk-17-jre-headless", "python3", "procps")
 LOG4J = "2.24.3"
 SLF4J = "2.0.16"
 SPARK_CORE = re.compile(r"spark-core_(\d+\.\d+)-.*\.jar$")
+# Toxiproxy is built from its Go module (no registry serves its image); the binary is static.
+TOXIPROXY = "2.12.0"
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
+GO_FALLBACK = Path("/usr/local/go/bin/go")
 
 
 class ImageBuildError(RuntimeError):
@@ -40,6 +45,7 @@ class Images:
     kafka: str
     cassandra: str
     spark: str
+    toxiproxy: str
 
 
 def say(message: str) -> None:
@@ -203,6 +209,43 @@ def _artifact(jar_name: str) -> str:
     return "-".join(parts)
 
 
+def _go() -> str:
+    found = shutil.which("go") or (str(GO_FALLBACK) if GO_FALLBACK.exists() else None)
+    if found is None:
+        raise ImageBuildError(
+            "the Go toolchain is missing (Toxiproxy is built from its Go module): install Go "
+            f"(e.g. to {GO_FALLBACK.parent.parent}, https://go.dev/doc/install) or put `go` on PATH."
+        )
+    return found
+
+
+def toxiproxy_image(base: str) -> str:
+    tag = f"tally/toxiproxy:{TOXIPROXY}-{_digest(base, TOXIPROXY, _files_digest(HERE / 'toxiproxy'))}"
+    if _exists(tag):
+        return tag
+    go = _go()
+    context = _context("toxiproxy", tag)
+    started = time.monotonic()
+    say(f"toxiproxy {TOXIPROXY}: go install {TOXIPROXY_MODULE}/cmd/server (static, through the Go proxy)")
+    _run(
+        [
+            go,
+            "install",
+            "-trimpath",
+            f"-ldflags=-s -w -X {TOXIPROXY_MODULE}.Version={TOXIPROXY}",
+            f"{TOXIPROXY_MODULE}/cmd/server@v{TOXIPROXY}",
+        ],
+        "go install toxiproxy",
+        cwd=context,
+        env={**os.environ, "CGO_ENABLED": "0", "GOBIN": str(context)},
+    )
+    (context / "server").rename(context / "toxiproxy-server")
+    say(f"toxiproxy {TOXIPROXY}: compiled in {time.monotonic() - started:.0f} s")
+    _docker_build(tag, context, base)
+    shutil.rmtree(context)
+    return tag
+
+
 def ensure_images(versions: Versions) -> Images:
     """Build whatever image of this version set is missing; return the tags."""
     started = time.monotonic()
@@ -211,9 +254,10 @@ def ensure_images(versions: Versions) -> Images:
         kafka=kafka_image(versions, base),
         cassandra=cassandra_image(versions, base),
         spark=spark_image(versions, base),
+        toxiproxy=toxiproxy_image(base),
     )
     say(
         f"ready for {versions.label()} in {time.monotonic() - started:.0f} s: "
-        f"{images.kafka}, {images.cassandra}, {images.spark}"
+        f"{images.kafka}, {images.cassandra}, {images.spark}, {images.toxiproxy}"
     )
     return images

@@ -3,16 +3,27 @@
 set -euo pipefail
 : "${KAFKA_PORT:?}" "${KAFKA_CONTROLLER_PORT:?}" "${KAFKA_CLUSTER_ID:?}"
 host="${KAFKA_HOST:-127.0.0.1}"
+listeners="PLAINTEXT://${host}:${KAFKA_PORT},CONTROLLER://${host}:${KAFKA_CONTROLLER_PORT}"
+advertised="PLAINTEXT://${host}:${KAFKA_PORT}"
+protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+# A second listener for clients behind a proxy (Toxiproxy): it listens on KAFKA_PROXIED_PORT but
+# advertises the proxy's port, so the metadata keeps those clients on the proxied path.
+if [ -n "${KAFKA_PROXIED_PORT:-}" ]; then
+  : "${KAFKA_PROXIED_ADVERTISED_PORT:?set with KAFKA_PROXIED_PORT}"
+  listeners+=",PROXIED://${host}:${KAFKA_PROXIED_PORT}"
+  advertised+=",PROXIED://${host}:${KAFKA_PROXIED_ADVERTISED_PORT}"
+  protocols+=",PROXIED:PLAINTEXT"
+fi
 props=/var/lib/kafka/server.properties
 cat > "$props" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${host}:${KAFKA_CONTROLLER_PORT}
-listeners=PLAINTEXT://${host}:${KAFKA_PORT},CONTROLLER://${host}:${KAFKA_CONTROLLER_PORT}
-advertised.listeners=PLAINTEXT://${host}:${KAFKA_PORT}
+listeners=${listeners}
+advertised.listeners=${advertised}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=${protocols}
 log.dirs=/var/lib/kafka/data
 num.partitions=4
 offsets.topic.replication.factor=1
