@@ -59,19 +59,22 @@ class Driver:
         self.name = f"driver-{spec.topic}-{Driver.runs}"
         self._container: DockerContainer | None = None
 
-    def command(self) -> list[str]:
+    def endpoints(self) -> tuple[str, str]:
+        """Kafka's bootstrap servers and Cassandra's host:port, through Toxiproxy, so that a network
+        fault reaches the pipeline (and only the pipeline: the producer and the checker go direct)."""
+        return self.stack.proxied_bootstrap_servers, self.stack.proxied_cassandra_hosts
+
+    def stream_args(self) -> list[str]:
+        """The options every streaming job of this checkout takes (the pipeline, the seed's job)."""
         s = self.spec
-        cmd = [
-            "python3",
-            "-m",
-            "pipeline",
-            "run",
+        kafka, cassandra = self.endpoints()
+        args = [
             "--bootstrap-servers",
-            self.stack.proxied_bootstrap_servers,
+            kafka,
             "--topic",
             s.topic,
             "--cassandra-hosts",
-            self.stack.proxied_cassandra_hosts,
+            cassandra,
             "--keyspace",
             s.keyspace,
             "--checkpoint",
@@ -80,16 +83,27 @@ class Driver:
             self.stack.spark_master,
             "--trigger-interval",
             s.trigger_interval,
+            "--progress-log",
+            str(s.progress_log),
+        ]
+        if s.max_offsets_per_trigger:
+            args += ["--max-offsets-per-trigger", str(s.max_offsets_per_trigger)]
+        return args
+
+    def command(self) -> list[str]:
+        s = self.spec
+        cmd = [
+            "python3",
+            "-m",
+            "pipeline",
+            "run",
+            *self.stream_args(),
             "--window",
             s.window,
             "--allowed-lateness",
             s.allowed_lateness,
             "--dedup" if s.dedup else "--no-dedup",
-            "--progress-log",
-            str(s.progress_log),
         ]
-        if s.max_offsets_per_trigger:
-            cmd += ["--max-offsets-per-trigger", str(s.max_offsets_per_trigger)]
         for failpoint in s.failpoints:
             cmd += ["--failpoint", failpoint]
         if s.sink:

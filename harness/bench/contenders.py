@@ -99,34 +99,14 @@ class BenchDriver(Driver):
         self.env = dict(env or {})
         self.pipeline_dir = pipeline_dir or REPO / "pipeline"
 
+    def endpoints(self) -> tuple[str, str]:
+        # Direct, like the other contenders: the benchmark measures the pipeline, not a proxy.
+        return self.stack.bootstrap_servers, self.stack.cassandra_hosts
+
     def command(self) -> list[str]:
         if self.module == "pipeline":
             return [*super().command(), *self.extra_args]
-        s = self.spec
-        cmd = [
-            "python3",
-            "-m",
-            self.module,
-            "--bootstrap-servers",
-            self.stack.bootstrap_servers,
-            "--topic",
-            s.topic,
-            "--cassandra-hosts",
-            self.stack.cassandra_hosts,
-            "--keyspace",
-            s.keyspace,
-            "--checkpoint",
-            str(s.checkpoint),
-            "--master",
-            self.stack.spark_master,
-            "--trigger-interval",
-            s.trigger_interval,
-            "--progress-log",
-            str(s.progress_log),
-        ]
-        if s.max_offsets_per_trigger:
-            cmd += ["--max-offsets-per-trigger", str(s.max_offsets_per_trigger)]
-        return [*cmd, *self.extra_args]
+        return ["python3", "-m", self.module, *self.stream_args(), *self.extra_args]
 
     def start(self, timeout_s: float = 180) -> BenchDriver:
         shared = str(self.stack.shared_dir)
