@@ -499,6 +499,11 @@ def test_with_dedup_each_event_counts_once_or_is_reported_late(
     check_each_event_counts_once_or_is_late(run, SMALL_MS)
 
 
+def file_1_batch(attempt: Attempt) -> bool:
+    """The batch of the second file: the only one that writes a dead letter (its `not json`)."""
+    return bool(attempt.writes.dead_letters)
+
+
 def test_with_dedup_a_replayed_batch_keeps_the_dedup_state_of_the_one_before(
     spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path
 ) -> None:
@@ -508,9 +513,6 @@ def test_with_dedup_a_replayed_batch_keeps_the_dedup_state_of_the_one_before(
         [Keyed("a", 20_000), Keyed("a", 22_000), b"not json"],
         [Keyed("a", 22_000), Keyed("b", 40_000)],
     ]
-
-    def file_1_batch(attempt: Attempt) -> bool:
-        return bool(attempt.writes.dead_letters)
 
     run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, crash_after=file_1_batch, dedup=True)
     assert counted(run) == {
@@ -532,9 +534,6 @@ def test_batch_replayed_after_a_crash_writes_the_same(
         [Pageview("a", 22_000), Pageview("a", 1_000), b"not json"],  # one late event, one dead letter
         [Pageview("a", 23_000), Pageview("b", 40_000)],
     ]
-
-    def file_1_batch(attempt: Attempt) -> bool:
-        return bool(attempt.writes.dead_letters)
 
     run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, crash_after=file_1_batch)
     replayed = [a for a in run.attempts if any(b.batch_id == a.batch_id for b in run.attempts if b is not a)]
