@@ -187,9 +187,8 @@ def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Pr
         trial = Trial(
             info,
             entry.name[:24],
-            max_offsets_per_trigger=MAX_OFFSETS_PER_TRIGGER,
             sink=opts.sink,
-            **entry.trial,
+            **{"max_offsets_per_trigger": MAX_OFFSETS_PER_TRIGGER, **entry.trial},
         )
     except Exception as error:
         return replace(
@@ -237,6 +236,7 @@ def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Pr
                 (summary.lost, "lost"),
                 (summary.duplicated, "duplicated"),
                 (summary.unexpected, "unexpected"),
+                (summary.wrongly_late, "wrongly late"),
             )
             if n
         ]
@@ -264,6 +264,7 @@ def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Pr
         lost=summary.lost if summary else 0,
         duplicated=summary.duplicated if summary else 0,
         unexpected=summary.unexpected if summary else 0,
+        wrongly_late=summary.wrongly_late if summary else 0,
         fault=entry.fault,
         fault_at_s=clock.fault_at_s,
         heal_at_s=clock.heal_at_s,

@@ -60,6 +60,7 @@ class ScenarioResult:
     lost: int = 0
     duplicated: int = 0
     unexpected: int = 0
+    wrongly_late: int = 0  # late reports the history cannot justify (their events count as lost)
     fault: str | None = None  # e.g. "kill kafka"
     fault_at_s: float | None = None
     heal_at_s: float | None = None
@@ -96,6 +97,7 @@ class ScenarioResult:
                 (self.lost, "lost"),
                 (self.duplicated, "duplicated"),
                 (self.unexpected, "unexpected"),
+                (self.wrongly_late, "wrongly late"),
             )
             if n
         ]

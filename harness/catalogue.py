@@ -146,7 +146,7 @@ def resend_dedup(seed: int = SEED, events: int = 6_000) -> tuple[Step, ...]:
         KillDriverMidway(),
         StartDriver(),
         WaitConsumed(),
-        Check(),
+        Check(late=True),
     )
 
 
@@ -155,8 +155,8 @@ def resend_no_dedup(seed: int = SEED, events: int = 6_000) -> tuple[Step, ...]:
     return (load(seed, events, resend=0.1), StartDriver(), WaitConsumed(), Check("duplicated", distinct=True))
 
 
-def normal_flow(seed: int, events: int) -> tuple[Step, ...]:
-    return (load(seed, events), StartDriver(), WaitConsumed(), Check())
+def normal_flow(seed: int, events: int, sink: str | None = None) -> tuple[Step, ...]:
+    return (load(seed, events), StartDriver(sink=sink), WaitConsumed(), Check())
 
 
 def graceful_restart(seed: int, events: int) -> tuple[Step, ...]:
@@ -189,7 +189,24 @@ def late_events(seed: int, events: int) -> tuple[Step, ...]:
         load(seed + 1, events // 10, minute=0, minutes=1, disorder_ms=0),
         load(seed + 2, events // 10, minute=15, minutes=1, disorder_ms=0),
         WaitConsumed(),
-        Check(),
+        Check(late=True),
+    )
+
+
+# Under a backlog of 6,000 events over four minutes, a batch of 1,000 records covers 40 s of event
+# time, more than the allowed lateness, and events run up to a minute behind: the watermark a batch
+# drops input by (planned from the batch two before) and its own (from the batch before) differ
+# while late input arrives.
+LATE_BACKLOG: dict[str, Any] = {"allowed_lateness": "10 seconds", "max_offsets_per_trigger": 1_000}
+
+
+def late_backlog(seed: int, events: int, sink: str | None = None) -> tuple[Step, ...]:
+    """A backlog read 1,000 records a batch, events up to 60 s out of order, 10 s of lateness: some
+    are late by the watermark Spark drops by, more would be by the batch's own."""
+    return (
+        load(seed, events, minutes=4, disorder_ms=60_000),
+        StartDriver(sink=sink),
+        WaitConsumed(),
     )
 
 
@@ -206,7 +223,7 @@ class Entry:
     # The step after which the fault is on (the kill sent, the crash seen); the next step that
     # heals or starts a driver ends it.
     fault_step: type[Step] | None = None
-    # DriverSpec fields of the scenario's trial, beyond MAX_OFFSETS_PER_TRIGGER.
+    # DriverSpec fields of the scenario's trial; they override MAX_OFFSETS_PER_TRIGGER.
     trial: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -271,6 +288,12 @@ CATALOGUE: tuple[Entry, ...] = (
     Entry("bad-input", bad_input, profiles=QUICK),
     Entry("late-events", late_events, profiles=QUICK, trial={"allowed_lateness": "1 minute"}),
     Entry(
+        "late-backlog",
+        lambda seed, events: (*late_backlog(seed, events), Check(late=True)),
+        profiles=QUICK,
+        trial=LATE_BACKLOG,
+    ),
+    Entry(
         "resend-dedup",
         resend_dedup,
         "SIGKILL driver, producer re-sends",
@@ -307,6 +330,7 @@ SCENARIOS = [
     Scenario("cassandra-paused", outage(Fault("pause", "cassandra")), seed=SEED),
     Scenario("resend-dedup", resend_dedup(), seed=SEED, trial={**RESENDS, "dedup": True}),
     *(Scenario(name, network_fault(NETWORK_FAULTS[name]), seed=SEED) for name in QUICK_NETWORK),
+    Scenario("late-backlog", (*late_backlog(SEED, 6_000), Check(late=True)), seed=SEED, trial=LATE_BACKLOG),
 ]
 
 NEGATIVE_CONTROLS = [
@@ -330,4 +354,17 @@ NEGATIVE_CONTROLS = [
     ),
     # Not a wrong sink: the real pipeline without deduplication, judged by distinct events.
     Scenario("resend-no-dedup", resend_no_dedup(), seed=SEED, trial={**RESENDS, "dedup": False}),
+    # Late reports are checked, not taken on trust: counting nothing and reporting every event late
+    # balances the books, and judging by the batch's own watermark reports events Spark counted.
+    Scenario(
+        "all-late",
+        (*normal_flow(SEED, 3_000, "tests.wrong_sinks:AllLateSink")[:-1], Check("wrongly_late")),
+        seed=SEED,
+    ),
+    Scenario(
+        "own-watermark",
+        (*late_backlog(SEED, 6_000, "tests.wrong_sinks:OwnWatermarkSink"), Check("wrongly_late")),
+        seed=SEED,
+        trial=LATE_BACKLOG,
+    ),
 ]

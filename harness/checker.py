@@ -17,7 +17,8 @@ from typing import Literal
 
 from harness.events import window_start_ms
 from harness.history import History, Op, OpType
-from harness.snapshot import Position, RowKey, SinkSnapshot
+from harness.lateness import LatenessJudge
+from harness.snapshot import LateReport, Position, RowKey, SinkSnapshot
 
 EXPLAIN_LIMIT = 30
 
@@ -46,7 +47,9 @@ class RowEvidence:
         return max(self.counted - self.expected_max, 0)
 
 
-ProblemKind = Literal["lost", "unexpected", "misclassified", "wrong_row"]
+# wrongly_late: a late report the history cannot justify (see `harness.lateness`); its event is
+# then expected in the count, so an uncounted one is also lost in its row.
+ProblemKind = Literal["lost", "unexpected", "misclassified", "wrong_row", "wrongly_late"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class Summary:
     duplicated: int
     unexpected: int
     misclassified: int
+    wrongly_late: int = 0
     judged: Literal["copies", "distinct events"] = "copies"
     resent: int = 0  # acknowledged copies beyond the first of each event
 
@@ -186,7 +190,8 @@ def _check(ops: Sequence[Op], snapshot: SinkSnapshot, distinct: bool) -> Verdict
     info_rows = Counter(row_of(op) for op in unknown if op.kind == "valid")
     info_dead = sum(1 for op in unknown if op.kind == "dead")
 
-    late_positions, late_matched, late_problems = _match_late(snapshot, acked, info_rows, row_of)
+    judge = LatenessJudge(acked, unknown, snapshot)
+    late_positions, late_matched, late_problems = _match_late(snapshot, acked, info_rows, row_of, judge)
     if distinct:
         expected = _expect_distinct(acked, unknown, late_positions, row_of)
     else:
@@ -210,10 +215,17 @@ def _check(ops: Sequence[Op], snapshot: SinkSnapshot, distinct: bool) -> Verdict
         duplicated=sum(r.duplicated for r in rows),
         unexpected=sum(r.unexpected for r in rows) + problems({"unexpected", "wrong_row"}),
         misclassified=problems({"misclassified"}),
+        wrongly_late=problems({"wrongly_late"}),
         judged="distinct events" if distinct else "copies",
         resent=sum(expected.resent.values()),
     )
-    valid = not (summary.lost or summary.duplicated or summary.unexpected or summary.misclassified)
+    valid = not (
+        summary.lost
+        or summary.duplicated
+        or summary.unexpected
+        or summary.misclassified
+        or summary.wrongly_late
+    )
     # Counted + dead-lettered + late = acknowledged, in the units judged: copies, or distinct
     # events (a late report of a copy whose event was counted is not a late event).
     acked_units = sum(expected.acknowledged.values()) + sum(op.kind == "dead" for op in acked.values())
@@ -297,32 +309,47 @@ def _match_late(
     acked: dict[Position, Op],
     info_rows: Counter[RowKey],
     row_of: Callable[[Op], RowKey],
+    judge: LatenessJudge,
 ) -> tuple[set[Position], Counter[RowKey], list[PositionProblem]]:
-    """Late reports: of acknowledged sends by offset; any others, per row, can only be info sends."""
+    """Late reports: of acknowledged sends by offset; any others, per row, can only be info sends.
+    Only justified reports excuse an event from the count."""
     late_acked: set[Position] = set()
-    unmatched: defaultdict[RowKey, list[Position]] = defaultdict(list)
+    unmatched: defaultdict[RowKey, list[tuple[Position, LateReport]]] = defaultdict(list)
     problems = []
-    for raw_position, raw_row in snapshot.late.items():
-        position, reported = _position(raw_position), _row_key(raw_row)
+    for raw_position, raw_report in snapshot.late.items():
+        position, report = _position(raw_position), _late_report(raw_report)
         op = acked.get(position)
-        if op is None:
-            unmatched[reported].append(position)
-        elif op.kind != "valid":
+        if op is not None and op.kind != "valid":
             detail = f"record #{op.index} is malformed ({op.reason}) yet reported late"
             problems.append(PositionProblem("unexpected", position, detail))
+            continue
+        if op is None:
+            unmatched[report.row].append((position, report))
+            continue
+        why = judge.unjustified(position, report, op.ts_ms)
+        if why is not None:
+            detail = f"event {op.event_id} (record #{op.index}): {why}"
+            problems.append(PositionProblem("wrongly_late", position, detail))
         else:
             # Matched by offset, so this copy was not counted whichever row the report names.
             late_acked.add(position)
-            if reported != row_of(op):
+            if report.row != row_of(op):
                 detail = (
                     f"event {op.event_id} belongs to {_row_text(row_of(op))}, "
-                    f"reported in {_row_text(reported)}"
+                    f"reported in {_row_text(report.row)}"
                 )
                 problems.append(PositionProblem("wrong_row", position, detail))
     late_matched: Counter[RowKey] = Counter()
-    for reported, positions in unmatched.items():
-        late_matched[reported] = min(info_rows[reported], len(positions))
-        for position in sorted(positions)[late_matched[reported] :]:
+    for reported, reports in unmatched.items():
+        reports.sort(key=lambda r: r[0])
+        for position, report in reports[: info_rows[reported]]:
+            why = judge.unjustified(position, report, None)
+            if why is None:
+                late_matched[reported] += 1
+            else:
+                detail = f"an indeterminate send of {_row_text(reported)}: {why}"
+                problems.append(PositionProblem("wrongly_late", position, detail))
+        for position, _ in reports[info_rows[reported] :]:
             detail = f"no acknowledged send here and no indeterminate send left in {_row_text(reported)}"
             problems.append(PositionProblem("unexpected", position, detail))
     return late_acked, late_matched, sorted(problems, key=lambda p: p.position)
@@ -397,6 +424,14 @@ def _row_key(key: object) -> RowKey:
     if isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], str) and _is_int(key[1]):
         return (key[0], key[1])
     raise TypeError(f"malformed row key {key!r}: want (site_id: str, window_start_ms: int)")
+
+
+def _late_report(value: object) -> LateReport:
+    if isinstance(value, LateReport) and all(
+        _is_int(v) for v in (value.window_start_ms, value.watermark_ms, value.batch_id)
+    ):
+        return value
+    raise TypeError(f"malformed late report {value!r}: want a LateReport")
 
 
 def _position(key: object) -> Position:

@@ -231,27 +231,42 @@ class WaitConsumed(Step):
         ctx.trial.wait_consumed()
 
 
+Expectation = Literal["exact", "duplicated", "lost", "wrongly_late"]
+
+
 @dataclass(frozen=True)
 class Check(Step):
-    """`exact`: the verdict must be valid. `duplicated` / `lost`: it must be invalid for that reason.
+    """`exact`: the verdict must be valid. `duplicated` / `lost` / `wrongly_late`: it must be invalid
+    for that reason, with the rows or positions named.
 
     `distinct`: judge distinct events (True) or every copy (False); None: distinct when the trial's
-    pipeline deduplicates."""
+    pipeline deduplicates. `late`: the scenario sends late input; without it, an exact verdict must
+    also have no late report at all, justified or not."""
 
-    expect: Literal["exact", "duplicated", "lost"] = "exact"
+    expect: Expectation = "exact"
     distinct: bool | None = None
+    late: bool = False
 
     def __str__(self) -> str:
         judged = {None: "", True: " (distinct events)", False: " (every copy)"}[self.distinct]
-        return f"check Cassandra against the ledger{judged}: expect {self.expect}"
+        late = "" if self.late or self.expect != "exact" else ", and no late report"
+        return f"check Cassandra against the ledger{judged}: expect {self.expect}{late}"
 
     def run(self, ctx: Context) -> None:
         verdict = ctx.verdict = ctx.trial.verdict(self.distinct)
         if self.expect == "exact":
             assert verdict.valid is True, "counts differ from the ledger"
+            assert verdict.summary is not None
+            assert self.late or not verdict.summary.late, (
+                f"{verdict.summary.late} late report(s), but this scenario sends no late input"
+            )
             return
-        assert verdict.valid is False, f"a wrong sink passed: expected {self.expect} rows"
+        assert verdict.valid is False, f"a wrong sink passed: expected {self.expect}"
         assert verdict.summary is not None
+        if self.expect == "wrongly_late":
+            named = [p for p in verdict.late_problems if p.kind == "wrongly_late"]
+            assert named, f"expected wrongly late reports named, verdict says {verdict.summary}"
+            return
         found = verdict.summary.duplicated if self.expect == "duplicated" else verdict.summary.lost
         assert found > 0, f"expected {self.expect} events, verdict says {verdict.summary}"
         rows = [r for r in verdict.rows if (r.duplicated if self.expect == "duplicated" else r.lost)]

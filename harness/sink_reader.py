@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from cassandra.cluster import Cluster, Session
 
-from harness.snapshot import SinkSnapshot
+from harness.snapshot import LateReport, SinkSnapshot
 
 
 @contextmanager
@@ -26,6 +26,7 @@ def _ms(value: datetime) -> int:
 
 
 def read_snapshot(session: Session, keyspace: str, window_ms: int) -> SinkSnapshot:
+    """The tables as they are; the caller adds the settings and offset log that judge late reports."""
     counts = {
         (row.site_id, _ms(row.window_start)): row.views
         for row in session.execute(f"SELECT site_id, window_start, views FROM {keyspace}.pageviews")
@@ -35,9 +36,12 @@ def read_snapshot(session: Session, keyspace: str, window_ms: int) -> SinkSnapsh
         for row in session.execute(f"SELECT topic, partition, offset, reason FROM {keyspace}.dead_letters")
     }
     late = {
-        (row.topic, row.partition, row.offset): (row.site_id, _ms(row.window_start))
+        (row.topic, row.partition, row.offset): LateReport(
+            row.site_id, _ms(row.window_start), _ms(row.watermark), row.batch_id
+        )
         for row in session.execute(
-            f"SELECT topic, partition, offset, site_id, window_start FROM {keyspace}.late_events"
+            f"SELECT topic, partition, offset, site_id, window_start, watermark, batch_id"
+            f" FROM {keyspace}.late_events"
         )
     }
     return SinkSnapshot(window_ms=window_ms, counts=counts, dead_letters=dead, late=late)

@@ -16,6 +16,7 @@ from harness.driver import Driver, DriverSpec, consumed_offsets, last_progress
 from harness.eventually import eventually
 from harness.history import History
 from harness.kafka_admin import create_topic, end_offsets
+from harness.offset_log import batch_end_offsets
 from harness.producer import ProduceSummary, produce
 from harness.sink_reader import cassandra_session, snapshot_or_empty
 from harness.snapshot import SinkSnapshot
@@ -98,8 +99,15 @@ class Trial:
         return f"driver {self.drivers[-1].name} exited with code {code}; its log ends:\n{tail}"
 
     def snapshot(self) -> SinkSnapshot:
+        """The tables, with the settings and Spark's offset log that late reports are judged by."""
         with cassandra_session(self.stack.cassandra_host, self.stack.cassandra_port) as session:
-            return snapshot_or_empty(session, self.spec.keyspace, self.window_ms)
+            tables = snapshot_or_empty(session, self.spec.keyspace, self.window_ms)
+        return replace(
+            tables,
+            allowed_lateness_ms=duration_ms(self.spec.allowed_lateness),
+            dedup=self.spec.dedup,
+            batch_end_offsets=batch_end_offsets(self.spec.checkpoint),
+        )
 
     def verdict(self, distinct: bool | None = None) -> Verdict:
         """`distinct`: judge distinct events, not copies; by default, when the pipeline deduplicates."""

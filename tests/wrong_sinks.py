@@ -7,14 +7,16 @@ real sink, so a fault replays a batch through them exactly as it would through o
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from cassandra.cluster import Session
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from pipeline.counting import KIND_EVENT
-from pipeline.sink import CassandraSink
+from pipeline.counting import KIND_EVENT, sink_rows
+from pipeline.failpoints import Failpoints
+from pipeline.sink import CassandraSink, plan_writes
 
 
 def _events_per_window(batch: DataFrame) -> list[Row]:
@@ -107,3 +109,48 @@ class UnfencedSink(CassandraSink):
     def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
         now_us = time.time_ns() // 1000
         super()._execute(statement, [(*row[:-1], now_us) for row in params])
+
+
+class AllLateSink(CassandraSink):
+    """Counts nothing and reports every event late, each with the smallest watermark that makes it
+    late (its window's end); dead letters stay right. A checker that takes late reports on trust
+    judges it exact: counted + dead-lettered + late = acknowledged."""
+
+    def write(self, batch: DataFrame, batch_id: int) -> None:
+        writes = plan_writes(
+            sink_rows(batch, self._watermark_of(batch_id), self.dedup).collect(), batch_id, 0
+        )
+        events = batch.where(F.col("kind") == KIND_EVENT).select(
+            "topic",
+            "partition",
+            "offset",
+            "event_id",
+            "site_id",
+            F.unix_millis("window_start").alias("window_start"),
+            F.unix_millis("window_end").alias("window_end"),
+        )
+        self._execute(self._dead, writes.dead_letters)
+        self._execute(
+            self._late,
+            [(*row[:6], row.window_end, batch_id, batch_id) for row in events.collect()],
+        )
+
+
+class OwnWatermarkSink(CassandraSink):
+    """Judges lateness by its own batch's watermark (offsets/N) instead of the one Spark dropped the
+    batch's input by (offsets/N-1). Under a backlog the two differ by a batch of event time: events
+    between them are counted by Spark and reported late as well."""
+
+    def __init__(
+        self,
+        session: Session,
+        keyspace: str,
+        watermark_of: Callable[[int], int],
+        failpoints: Failpoints,
+        retry_for_s: float = 120.0,
+        dedup: bool = False,
+    ) -> None:
+        # The pipeline reads offsets/(N-1) for batch N; asking for batch N+1 reads offsets/N.
+        super().__init__(
+            session, keyspace, lambda batch_id: watermark_of(batch_id + 1), failpoints, retry_for_s, dedup
+        )

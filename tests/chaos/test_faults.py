@@ -15,7 +15,7 @@ pytestmark = pytest.mark.chaos
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_the_pipeline_stays_exact(scenario: Scenario, trial: Callable[..., Trial]) -> None:
-    run(scenario, trial(max_offsets_per_trigger=2_000, **scenario.trial))
+    run(scenario, trial(**{"max_offsets_per_trigger": 2_000, **scenario.trial}))
 
 
 def test_without_the_fence_a_zombie_fails_with_a_readable_dump(trial: Callable[..., Trial]) -> None:
@@ -35,4 +35,4 @@ def test_without_the_fence_a_zombie_fails_with_a_readable_dump(trial: Callable[.
 
 @pytest.mark.parametrize("scenario", NEGATIVE_CONTROLS, ids=lambda s: s.name)
 def test_a_wrong_sink_is_caught(scenario: Scenario, trial: Callable[..., Trial]) -> None:
-    run(scenario, trial(max_offsets_per_trigger=2_000, **scenario.trial))
+    run(scenario, trial(**{"max_offsets_per_trigger": 2_000, **scenario.trial}))

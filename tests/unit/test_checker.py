@@ -13,13 +13,16 @@ from hypothesis import strategies as st
 from harness.checker import Verdict, check
 from harness.events import PageView, window_start_ms
 from harness.history import History
-from harness.snapshot import Position, RowKey, SinkSnapshot
+from harness.snapshot import LateReport, Position, RowKey, SinkSnapshot
 from harness.workload import Expected
 
 WINDOW = 60_000
 TOPIC = "pageviews"
 SITES = ("site-000", "site-001", "site-002")
 Outcome = Literal["ok", "fail", "info", "none"]
+# A late event is a day old: the first send (never late) already took the watermark past it.
+LATE_BY_MS = 86_400_000
+TOP_MS = 1_700_000_000_000 + 3 * WINDOW
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,16 @@ class Send:
     written: bool
 
     @property
+    def event_ts_ms(self) -> int:
+        return self.ts_ms - LATE_BY_MS if self.late else self.ts_ms
+
+    @property
     def row(self) -> RowKey:
-        return (self.site_id, window_start_ms(self.ts_ms, WINDOW))
+        return (self.site_id, window_start_ms(self.event_ts_ms, WINDOW))
+
+    def report(self) -> LateReport:
+        """What a correct sink writes for it: the watermark, at least its window's end, it missed."""
+        return LateReport(*self.row, watermark_ms=self.ts_ms, batch_id=5)
 
     @property
     def in_log(self) -> bool:
@@ -49,7 +60,7 @@ class World:
     history: History
     counts: Counter[RowKey] = field(default_factory=Counter)
     dead_letters: dict[Position, str] = field(default_factory=dict)
-    late: dict[Position, RowKey] = field(default_factory=dict)
+    late: dict[Position, LateReport] = field(default_factory=dict)
     # Bounds a correct count must respect, computed by the model rather than the checker.
     lo: Counter[RowKey] = field(default_factory=Counter)
     hi: Counter[RowKey] = field(default_factory=Counter)
@@ -66,7 +77,7 @@ def build(sends: list[Send]) -> World:
     offsets: Counter[int] = Counter()
     for index, send in enumerate(sends):
         if send.kind == "valid":
-            expected = Expected.valid(PageView(f"t-{index}", send.site_id, "/", send.ts_ms))
+            expected = Expected.valid(PageView(f"t-{index}", send.site_id, "/", send.event_ts_ms))
         else:
             expected = Expected.dead("invalid_json")
         world.history.invoke(index, expected)
@@ -89,7 +100,7 @@ def build(sends: list[Send]) -> World:
         if send.outcome == "fail":
             continue
         if send.in_log and send.late:
-            world.late[position] = send.row
+            world.late[position] = send.report()
         elif send.in_log:
             world.counts[send.row] += 1
         if send.outcome == "ok":
@@ -105,13 +116,21 @@ def sends_strategy(outcomes: tuple[Outcome, ...]) -> st.SearchStrategy[list[Send
         Send,
         kind=st.sampled_from(["valid", "valid", "valid", "dead"]),
         site_id=st.sampled_from(SITES),
-        ts_ms=st.integers(1_700_000_000_000, 1_700_000_000_000 + 3 * WINDOW),
+        ts_ms=st.integers(TOP_MS - 3 * WINDOW, TOP_MS),
         outcome=st.sampled_from(outcomes),
         late=st.booleans(),
         written=st.booleans(),
     )
-    # A first acknowledged valid event guarantees at least one row to damage.
-    first = st.builds(replace, send, kind=st.just("valid"), outcome=st.just("ok"))
+    # A first acknowledged valid event guarantees at least one row to damage; being on time and
+    # first in partition 0, it is read before every late event, so it can justify their reports.
+    first = st.builds(
+        replace,
+        send,
+        kind=st.just("valid"),
+        outcome=st.just("ok"),
+        late=st.just(False),
+        ts_ms=st.just(TOP_MS),
+    )
     return st.tuples(first, st.lists(send, max_size=40)).map(lambda t: [t[0], *t[1]])
 
 
@@ -273,16 +292,19 @@ def test_a_dead_letter_at_an_unknown_offset_is_unexpected_unless_an_info_send_ex
 def test_a_late_report_for_an_unknown_offset_is_unexpected(sends: list[Send]) -> None:
     world = build(sends)
     stranger = (TOPIC, 0, 10**9)
-    verdict = check(world.history, world.snapshot(late={**world.late, stranger: sends[0].row}))
+    verdict = check(world.history, world.snapshot(late={**world.late, stranger: sends[0].report()}))
     assert_invalid(verdict)
     assert [(p.kind, p.position) for p in verdict.late_problems] == [("unexpected", stranger)]
 
 
+ON_TIME = Send("valid", "site-001", TOP_MS, "ok", False, False)
+
+
 def test_a_late_report_in_the_wrong_row_is_flagged() -> None:
-    t0 = 1_700_000_000_000
-    world = build([Send("valid", "site-000", t0, "ok", True, True)])
-    ((position, row),) = world.acked_valid
-    wrong = (row[0], row[1] + WINDOW)
+    late = Send("valid", "site-000", TOP_MS, "ok", True, True)
+    world = build([ON_TIME, late])
+    (position, row) = world.acked_valid[1]
+    wrong = replace(late.report(), window_start_ms=row[1] + WINDOW)
     verdict = check(world.history, world.snapshot(late={position: wrong}))
     assert_invalid(verdict)
     assert [p.kind for p in verdict.late_problems] == ["wrong_row"]
@@ -290,12 +312,89 @@ def test_a_late_report_in_the_wrong_row_is_flagged() -> None:
 
 
 def test_counting_an_event_that_was_also_reported_late_is_a_duplicate() -> None:
-    t0 = 1_700_000_000_000
-    world = build([Send("valid", "site-000", t0, "ok", True, True)])
-    ((_, row),) = world.acked_valid
-    verdict = check(world.history, world.snapshot(counts={row: 1}))
+    world = build([ON_TIME, Send("valid", "site-000", TOP_MS, "ok", True, True)])
+    row = world.acked_valid[1][1]
+    verdict = check(world.history, world.snapshot(counts={**world.counts, row: 1}))
     assert_invalid(verdict)
     assert [(r.duplicated, r.late) for r in verdict.rows] == [(1, 1)]
+
+
+def late_kinds(verdict: Verdict) -> list[str]:
+    return [p.kind for p in verdict.late_problems]
+
+
+def test_a_sink_that_counts_nothing_and_reports_every_event_late_is_invalid() -> None:
+    """The hole this checker closes: with every report claiming a watermark just past its event, no
+    event ever read could have taken the watermark there, so each report is wrongly late and each
+    event lost."""
+    sends = [Send("valid", SITES[i % 3], TOP_MS - i * 1_000, "ok", False, False) for i in range(30)]
+    world = build(sends)
+    lying = {
+        position: LateReport(*row, watermark_ms=row[1] + WINDOW, batch_id=3)
+        for position, row in world.acked_valid
+    }
+    verdict = check(world.history, world.snapshot(counts={}, late=lying, allowed_lateness_ms=60_000))
+    assert_invalid(verdict)
+    assert verdict.summary is not None
+    assert verdict.summary.wrongly_late == 30
+    assert verdict.summary.lost == 30
+    assert set(late_kinds(verdict)) == {"wrongly_late"}
+    assert "less 60000 ms of allowed lateness" in verdict.explain()
+
+
+def test_a_watermark_before_the_events_window_end_is_wrongly_late() -> None:
+    late = Send("valid", "site-000", TOP_MS, "ok", True, True)
+    world = build([ON_TIME, late])
+    position, row = world.acked_valid[1]
+    early = replace(late.report(), watermark_ms=row[1] + WINDOW - 1)
+    verdict = check(world.history, world.snapshot(late={position: early}))
+    assert late_kinds(verdict) == ["wrongly_late"]
+    assert [r.lost for r in verdict.rows] == [1]
+    assert "was not late" in verdict.explain()
+    # With deduplication the event's own time is the bar, not its window's end.
+    at_event_time = replace(late.report(), watermark_ms=late.event_ts_ms)
+    dedup = world.snapshot(late={position: at_event_time}, dedup=True)
+    assert check(world.history, dedup).valid is True
+    assert check(world.history, replace(dedup, dedup=False)).valid is False
+
+
+def test_the_watermark_is_bounded_by_what_batches_two_before_had_read() -> None:
+    """Batch B drops by the watermark planned with batch B-1, from the events of batches up to B-2:
+    a sink that judges by its own batch's watermark claims one that includes batch B-1's events."""
+    old = TOP_MS - LATE_BY_MS
+    sends = [
+        Send("valid", "site-000", TOP_MS - 10 * WINDOW, "ok", False, False),  # batch 0, p0@0
+        Send("valid", "site-001", TOP_MS, "ok", False, False),  # batch 1, p1@0
+        Send("valid", "site-002", old, "ok", False, False),  # batch 2, p2@0, a day old
+    ]
+    world = build(sends)
+    ends = {0: {(TOPIC, 0): 1}, 1: {(TOPIC, 0): 1, (TOPIC, 1): 1}, 2: {(TOPIC, p): 1 for p in range(3)}}
+    position, row = world.acked_valid[2]
+    counts = {r: n for r, n in world.counts.items() if r != row}
+
+    def judged(watermark_ms: int, batch_id: int = 2) -> Verdict:
+        report = LateReport(*row, watermark_ms=watermark_ms, batch_id=batch_id)
+        snapshot = world.snapshot(counts=counts, late={position: report}, batch_end_offsets=ends)
+        return check(world.history, snapshot)
+
+    previous = TOP_MS - 10 * WINDOW  # what batch 0 read: the watermark batch 2 really drops by
+    assert judged(previous).valid is True
+    own = judged(TOP_MS)  # batch 1's event too: one batch too new
+    assert late_kinds(own) == ["wrongly_late"]
+    assert "the input of batches up to 0 held event times up to" in own.explain()
+    assert late_kinds(judged(previous, batch_id=1)) == ["wrongly_late"], "batch 1 read offsets [?, 1) of p1"
+    # Without the offset log the positions alone allow batch 1's event (another partition).
+    no_log = check(world.history, world.snapshot(counts=counts, late={position: LateReport(*row, TOP_MS, 2)}))
+    assert no_log.valid is True
+
+
+def test_batches_0_and_1_drop_nothing() -> None:
+    world = build([ON_TIME, Send("valid", "site-000", TOP_MS, "ok", True, True)])
+    position, row = world.acked_valid[1]
+    for batch_id in (0, 1):
+        report = LateReport(*row, watermark_ms=row[1] + WINDOW, batch_id=batch_id)
+        verdict = check(world.history, world.snapshot(late={position: report}, batch_end_offsets={}))
+        assert late_kinds(verdict) == ["wrongly_late"], batch_id
 
 
 @pytest.mark.parametrize(
@@ -307,6 +406,7 @@ def test_counting_an_event_that_was_also_reported_late_is_a_duplicate() -> None:
         {"counts": {("site-000", 0): "1"}},
         {"dead_letters": {(TOPIC, 0): "invalid_json"}},
         {"late": {(TOPIC, 0, 1): "site-000"}},
+        {"late": {(TOPIC, 0, 1): ("site-000", 0)}},
         {"window_ms": 0},
     ],
 )
