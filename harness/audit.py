@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.audit_model import PROFILES, AuditResult, Profile, Sample, ScenarioResult, VersionSetResult
-from harness.catalogue import MAX_OFFSETS_PER_TRIGGER, SEED, Entry, select
+from harness.catalogue import SEED, Entry, select
 from harness.docker_engine import ensure_engine
 from harness.images import ensure_images
 from harness.report import write_report
@@ -31,7 +31,7 @@ from harness.timeline import Sampler, StepClock, recovery_s
 from harness.trial import Trial
 from harness.versions import Versions
 
-DEFAULT_EVENTS: dict[Profile, int] = {"quick": 3_000, "deep": 12_000}
+DEFAULT_EVENTS: dict[Profile, int] = {"gate": 3_000, "quick": 3_000, "deep": 12_000}
 PROGRESS_EVERY_S = 10.0
 
 
@@ -58,7 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "repeat for a product of several",
     )
     parser.add_argument(
-        "--profile", choices=PROFILES, default="quick", help="quick for CI, deep for a release"
+        "--profile",
+        choices=PROFILES,
+        default="quick",
+        help="gate: what tox runs on every change; quick: the default audit; deep: every scenario",
     )
     parser.add_argument(
         "--scenarios", help="comma-separated scenario names (default: all of the profile)", default=""
@@ -188,7 +191,7 @@ def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Pr
             info,
             entry.name[:24],
             sink=opts.sink,
-            **{"max_offsets_per_trigger": MAX_OFFSETS_PER_TRIGGER, **entry.trial},
+            **entry.driver_spec(),
         )
     except Exception as error:
         return replace(

@@ -17,9 +17,9 @@ from typing import Any, Literal
 SCHEMA = 1
 
 Status = Literal["ran", "build-failed", "start-failed"]
-Profile = Literal["quick", "deep"]
+Profile = Literal["gate", "quick", "deep"]
 STATUSES: tuple[Status, ...] = ("ran", "build-failed", "start-failed")
-PROFILES: tuple[Profile, ...] = ("quick", "deep")
+PROFILES: tuple[Profile, ...] = ("gate", "quick", "deep")
 
 
 def _known_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:

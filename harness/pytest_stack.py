@@ -7,7 +7,9 @@ checkpoint, history), so tests never see each other's data.
 from __future__ import annotations
 
 import os
+import random
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +21,31 @@ from harness.images import ensure_images
 from harness.stack import Stack, StackInfo
 from harness.trial import Trial
 from harness.versions import Versions
+
+SEED_KEY = pytest.StashKey[int]()
+SEED_HELP = "seed of the scenarios' workloads and kill points (default: $TALLY_SEED, else a fresh one)"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--seed", type=int, default=None, help=SEED_HELP)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Fresh by default, so that every CI run explores other workloads and schedules; printed in
+    # the header and in every failure, so that any run can be replayed.
+    seed = config.getoption("seed")
+    if seed is None:
+        seed = int(os.environ.get("TALLY_SEED") or random.SystemRandom().randrange(1, 2**31))
+    config.stash[SEED_KEY] = seed
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"tally seed: {config.stash[SEED_KEY]} (replay with --seed {config.stash[SEED_KEY]})"
+
+
+@pytest.fixture(scope="session")
+def seed(pytestconfig: pytest.Config) -> int:
+    return pytestconfig.stash[SEED_KEY]
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +60,10 @@ def stack(versions: Versions, pytestconfig: pytest.Config) -> Iterator[StackInfo
     workdir = pytestconfig.rootpath / ".tally" / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     stack = Stack(versions, ensure_images(versions), workdir)
     try:
-        yield stack.start()
+        started = time.monotonic()
+        info = stack.start()
+        print(f"\n[stack] {versions.label()} up in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        yield info
     finally:
         stack.close()
 

@@ -36,6 +36,16 @@ class Context:
     verdict: Verdict | None = None
     zombie: Driver | None = None
     zombie_pid: int | None = None
+    timings: list[tuple[str, float]] = field(default_factory=list)  # (step class, seconds) as run
+
+    def time_per_kind(self) -> str:
+        """Seconds per kind of step, largest first: where a scenario's time goes."""
+        totals: dict[str, float] = {}
+        for kind, seconds in self.timings:
+            totals[kind] = totals.get(kind, 0.0) + seconds
+        return " · ".join(
+            f"{kind} {seconds:.1f}" for kind, seconds in sorted(totals.items(), key=lambda kv: -kv[1])
+        )
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,13 @@ class KillDriverMidway(Step):
             diagnose=ctx.trial.diagnosis,
         )
         ctx.trial.drivers[-1].kill()
-        print(f"[scenario] killed {ctx.trial.drivers[-1].name} at {fraction:.0%}", file=sys.stderr)
+        committed = sum(consumed_offsets(ctx.trial.spec).values())
+        print(f"[scenario] killed {ctx.trial.drivers[-1].name} at {committed / total:.0%}", file=sys.stderr)
+        # A kill after the last commit tests nothing: say so rather than pass.
+        assert committed < total, (
+            f"the fault did not land: all {total} offsets were committed before the kill "
+            f"(aimed at {fraction:.0%}); give the scenario more input or smaller batches"
+        )
 
 
 @dataclass(frozen=True)
@@ -306,7 +322,9 @@ def run(scenario: Scenario, trial: Trial, on_step: StepHook | None = None) -> Co
             print(f"[scenario {time.monotonic() - started:6.1f}s] {step}", file=sys.stderr, flush=True)
             if on_step is not None:
                 on_step(current, step, False)
+            step_started = time.monotonic()
             step.run(ctx)
+            ctx.timings.append((type(step).__name__, time.monotonic() - step_started))
             if on_step is not None:
                 on_step(current, step, True)
             current += 1
@@ -318,5 +336,8 @@ def run(scenario: Scenario, trial: Trial, on_step: StepHook | None = None) -> Co
             f"{scenario.describe(current)}\n\nfailed: {type(error).__name__}: {error}\n\n"
             f"{verdict.explain()}\n\n{trial.diagnosis()}"
         ) from error
-    print(f"[scenario] {scenario.name} passed in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    print(
+        f"[scenario] {scenario.name} passed in {time.monotonic() - started:.1f} s: {ctx.time_per_kind()}",
+        file=sys.stderr,
+    )
     return ctx

@@ -1,4 +1,5 @@
-"""Faults against the real stack: the real sink stays exact through each; the wrong sinks are caught."""
+"""The gate: the catalogue's `gate` profile on the real stack, each scenario once, with this run's
+seed; the real sink stays exact through each fault, and every negative control is caught."""
 
 from __future__ import annotations
 
@@ -6,21 +7,44 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.catalogue import NEGATIVE_CONTROLS, SCENARIOS, SEED, zombie
+from harness.audit import DEFAULT_EVENTS
+from harness.catalogue import CONTROLS, KEPT_SEEDS, Entry, select, zombie
 from harness.scenario import Check, Scenario, ScenarioFailed, run
 from harness.trial import Trial
 
 pytestmark = pytest.mark.chaos
+EVENTS = DEFAULT_EVENTS["gate"]
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_the_pipeline_stays_exact(scenario: Scenario, trial: Callable[..., Trial]) -> None:
-    run(scenario, trial(**{"max_offsets_per_trigger": 2_000, **scenario.trial}))
+def cases(entries: tuple[Entry, ...]) -> list[object]:
+    """Each entry with this run's seed (None), and again with every seed it ever failed with."""
+    return [
+        pytest.param(entry, kept, id=entry.name if kept is None else f"{entry.name}-seed{kept}")
+        for entry in entries
+        for kept in (None, *KEPT_SEEDS.get(entry.name, ()))
+    ]
 
 
-def test_without_the_fence_a_zombie_fails_with_a_readable_dump(trial: Callable[..., Trial]) -> None:
+@pytest.mark.parametrize(("entry", "kept"), cases(select("gate")))
+def test_the_pipeline_stays_exact(
+    entry: Entry, kept: int | None, seed: int, trial: Callable[..., Trial]
+) -> None:
+    run(entry.build(kept or seed, EVENTS), trial(**entry.driver_spec()))
+
+
+@pytest.mark.parametrize(("entry", "kept"), cases(CONTROLS))
+def test_a_wrong_sink_is_caught(
+    entry: Entry, kept: int | None, seed: int, trial: Callable[..., Trial]
+) -> None:
+    run(entry.build(kept or seed, EVENTS), trial(**entry.driver_spec()))
+
+
+def test_without_the_fence_a_zombie_fails_with_a_readable_dump(
+    seed: int, trial: Callable[..., Trial]
+) -> None:
     """The bug to reintroduce: rows written at wall-clock time instead of the batch id."""
-    scenario = Scenario("zombie-unfenced", (*zombie("tests.wrong_sinks:UnfencedSink"), Check()), seed=SEED)
+    steps = (*zombie("tests.wrong_sinks:UnfencedSink", seed=seed), Check())
+    scenario = Scenario("zombie-unfenced", steps, seed=seed)
     unfenced = trial(max_offsets_per_trigger=2_000)
     with pytest.raises(ScenarioFailed) as failure:
         run(scenario, unfenced)
@@ -31,8 +55,3 @@ def test_without_the_fence_a_zombie_fails_with_a_readable_dump(trial: Callable[.
     assert "counts went backwards" in dump
     for evidence in ("lost", "history:", "last query progress"):
         assert evidence in dump
-
-
-@pytest.mark.parametrize("scenario", NEGATIVE_CONTROLS, ids=lambda s: s.name)
-def test_a_wrong_sink_is_caught(scenario: Scenario, trial: Callable[..., Trial]) -> None:
-    run(scenario, trial(**{"max_offsets_per_trigger": 2_000, **scenario.trial}))

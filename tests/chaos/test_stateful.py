@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, note, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
@@ -133,6 +134,7 @@ class PipelineMachine(RuleBasedStateMachine):
                 driver.remove()
 
 
-def test_random_programs_of_faults_keep_counts_exact(trial: Callable[..., Trial]) -> None:
-    machine = type("Machine", (PipelineMachine,), {"make_trial": staticmethod(trial)})
+def test_random_programs_of_faults_keep_counts_exact(seed: int, trial: Callable[..., Trial]) -> None:
+    # The run's seed draws the programs: a failing one replays with `--seed`, then shrinks.
+    machine = hypothesis_seed(seed)(type("Machine", (PipelineMachine,), {"make_trial": staticmethod(trial)}))
     run_state_machine_as_test(machine, settings=PROFILES[os.environ.get("HYPOTHESIS_PROFILE", "fast")])
