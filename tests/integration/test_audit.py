@@ -142,15 +142,16 @@ def test_spark_35_counts_and_dead_letters_like_the_default_spark(out: Path) -> N
 
 
 def test_a_wrong_sink_and_an_unbuildable_version_make_the_audit_invalid(out: Path) -> None:
+    """The sink the checker once judged exact: it counts nothing and reports every event late."""
     default = Versions.from_env()
     code, log = audit(
         out,
         "--sink",
-        "tests.wrong_sinks:IncrementingSink",
+        "tests.wrong_sinks:AllLateSink",
         "--matrix",
         f"kafka={default.kafka},{UNBUILDABLE_KAFKA}",
         "--scenarios",
-        "crash-after_write",
+        "normal-flow",
     )
     assert code == 1, tail(log)
     failed = [line for line in log.splitlines() if line.startswith("FAILED ")]
@@ -159,17 +160,18 @@ def test_a_wrong_sink_and_an_unbuildable_version_make_the_audit_invalid(out: Pat
     result = AuditResult.load(out)
     assert not result.valid
     wrong, unbuildable = result.version_sets
-    (crash,) = wrong.scenarios
-    assert crash.valid is False
-    assert crash.duplicated > 0, crash
-    assert "duplicated" in crash.differing_rows
-    assert crash.artifacts
-    assert all((out / path).exists() for path in crash.artifacts)
+    (normal,) = wrong.scenarios
+    assert normal.valid is False
+    assert normal.wrongly_late == normal.lost > 0, normal
+    assert "wrongly late" in normal.failure_reason
+    assert "wrongly_late" in normal.differing_rows
+    assert normal.artifacts
+    assert all((out / path).exists() for path in normal.artifacts)
     assert unbuildable.status == "build-failed"
     assert not unbuildable.scenarios
     assert UNBUILDABLE_KAFKA in (unbuildable.error or "")
 
     report = (out / "report.md").read_text()
     assert report.startswith("# Tally upgrade audit: INVALID")
-    assert "| crash-after_write | INVALID |" in report
+    assert "| normal-flow | INVALID |" in report
     assert "status **build-failed**" in report
