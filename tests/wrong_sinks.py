@@ -7,15 +7,13 @@ real sink, so a fault replays a batch through them exactly as it would through o
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from cassandra.cluster import Session
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
 from pipeline.counting import KIND_EVENT, sink_rows
-from pipeline.failpoints import Failpoints
 from pipeline.sink import CassandraSink, plan_writes
 
 
@@ -141,16 +139,8 @@ class OwnWatermarkSink(CassandraSink):
     batch's input by (offsets/N-1). Under a backlog the two differ by a batch of event time: events
     between them are counted by Spark and reported late as well."""
 
-    def __init__(
-        self,
-        session: Session,
-        keyspace: str,
-        watermark_of: Callable[[int], int],
-        failpoints: Failpoints,
-        retry_for_s: float = 120.0,
-        dedup: bool = False,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         # The pipeline reads offsets/(N-1) for batch N; asking for batch N+1 reads offsets/N.
-        super().__init__(
-            session, keyspace, lambda batch_id: watermark_of(batch_id + 1), failpoints, retry_for_s, dedup
-        )
+        previous = self._watermark_of
+        self._watermark_of = lambda batch_id: previous(batch_id + 1)
