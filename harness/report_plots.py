@@ -7,6 +7,7 @@ touches matplotlib's global backend or needs a display.
 from __future__ import annotations
 
 import io
+import textwrap
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -83,34 +84,40 @@ def timeline_png(scenario: ScenarioResult) -> bytes:
 
 
 def recovery_png(result: AuditResult) -> bytes:
-    """Seconds from heal to matching counts, grouped by fault, one bar per version set: an upgrade
-    that recovers slower stands out. Several scenarios with one fault in a set show the slowest."""
+    """Seconds from heal to matching counts, one row per fault, one bar per version set: an upgrade
+    that recovers slower stands out. Several scenarios with one fault in a set show the slowest.
+
+    Horizontal bars: a fault is named in a few words ("latency 300..1000 ms on kafka, cassandra"),
+    and a dozen such names side by side under vertical bars overlap into one unreadable line."""
     sets = [vs for vs in result.version_sets if vs.status == "ran"]
     faults = list(dict.fromkeys(s.fault for vs in sets for s in vs.scenarios if s.fault))
-    figure = Figure(figsize=(8, 3.6), layout="constrained")
+    # Room per fault for a label wrapped on two lines, and for each set's bar.
+    per_fault = 0.15 + 0.25 * max(len(sets), 1)
+    figure = Figure(figsize=(8, 1.6 + per_fault * max(len(faults), 1)), layout="constrained")
     axes = figure.add_subplot()
-    axes.set_title("recovery time per fault", loc="left", fontsize=11)
-    axes.set_ylabel("seconds from heal to matching counts")
+    figure.suptitle("recovery time per fault", x=0.02, ha="left", fontsize=11)
+    axes.set_xlabel("seconds from heal to matching counts")
     if not faults:
         _placeholder(axes, "no fault scenario recorded a recovery time")
         return _png(figure)
-    # Narrow bars for a single set: a bar as wide as its group reads as a different kind of chart.
-    width = min(0.8 / len(sets), 0.3)
+    height = 0.8 / len(sets)
     for i, vs in enumerate(sets):
-        xs, heights = [], []
-        for x, fault in enumerate(faults):
+        ys, lengths = [], []
+        for y, fault in enumerate(faults):
             times = [s.recovery_s for s in vs.scenarios if s.fault == fault and s.recovery_s is not None]
-            offset = x + width * (i - (len(sets) - 1) / 2)
+            offset = y + height * (i - (len(sets) - 1) / 2)
             if times:
-                xs.append(offset)
-                heights.append(max(times))
+                ys.append(offset)
+                lengths.append(max(times))
             else:
-                axes.text(offset, 0, "n/a", ha="center", va="bottom", fontsize=8, color="grey")
+                axes.text(0, offset, " n/a", ha="left", va="center", fontsize=8, color="grey")
         colour = SET_COLOURS[i % len(SET_COLOURS)]
-        bars = axes.bar(xs, heights, width=width * 0.95, label=vs.label, color=colour)
-        axes.bar_label(bars, fmt="%.1f", fontsize=8)
-    axes.set_xticks(range(len(faults)), faults, fontsize=9)
-    axes.set_xlim(-0.5, len(faults) - 0.5)
-    axes.margins(y=0.15)
-    axes.legend(fontsize=8)
+        bars = axes.barh(ys, lengths, height=height * 0.9, label=vs.label, color=colour)
+        axes.bar_label(bars, fmt=" %.1f", fontsize=8)
+    axes.set_yticks(range(len(faults)), [textwrap.fill(f, 34) for f in faults], fontsize=9)
+    # The first fault at the top, in catalogue order, as the tables list them.
+    axes.set_ylim(len(faults) - 0.5, -0.5)
+    axes.margins(x=0.15)
+    # Above the bars, never on them.
+    axes.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.01), ncols=2, frameon=False)
     return _png(figure)
