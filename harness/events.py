@@ -13,6 +13,7 @@ INVALID_JSON = "invalid_json"
 MISSING_SITE_ID = "missing_site_id"
 MISSING_EVENT_ID = "missing_event_id"
 INVALID_TS = "invalid_ts"
+FUTURE_TS = "future_ts"
 OVERSIZED = "oversized"
 DEAD_REASONS = (
     EMPTY_VALUE,
@@ -21,6 +22,7 @@ DEAD_REASONS = (
     MISSING_SITE_ID,
     MISSING_EVENT_ID,
     INVALID_TS,
+    FUTURE_TS,
     OVERSIZED,
 )
 

@@ -207,6 +207,16 @@ def _ts_missing(view: PageView, rng: random.Random, spec: WorkloadSpec) -> Recor
     return _dead(view, _dumps(_without(view, "ts")), events.INVALID_TS)
 
 
+# 2100-01-01T00:00:00Z: a clock gone wrong by decades, far past any batch's time plus the allowed skew.
+FAR_FUTURE_MS = 4_102_444_800_000
+
+
+def _ts_in_the_future(view: PageView, rng: random.Random, spec: WorkloadSpec) -> Record:
+    # Otherwise valid: counted, it would take the watermark to 2100 and every later event with it.
+    body = view.to_dict() | {"ts": FAR_FUTURE_MS + rng.randrange(86_400_000)}
+    return _dead(view, _dumps(body), events.FUTURE_TS)
+
+
 def _oversized(view: PageView, rng: random.Random, spec: WorkloadSpec) -> Record:
     # Otherwise valid, so only the size limit keeps it out of the counts.
     padding = spec.max_event_bytes - len(view.to_json_bytes()) + 1 + rng.randrange(64)
@@ -224,5 +234,6 @@ MALFORMATIONS: tuple[Malform, ...] = (
     _missing_event_id,
     _ts_not_integer,
     _ts_missing,
+    _ts_in_the_future,
     _oversized,
 )

@@ -23,6 +23,7 @@ class PipelineConfig:
     max_offsets_per_trigger: int | None = None
     max_event_bytes: int = 64 * 1024
     dead_letter_copy_bytes: int = 1024
+    max_event_time_ahead: str = "1 hour"
     replication_factor: int = 1
     shuffle_partitions: int = 4
     progress_log: str | None = None
@@ -82,6 +83,12 @@ def parser() -> argparse.ArgumentParser:
         default=PipelineConfig.dead_letter_copy_bytes,
         help="bytes of a rejected record's value kept in its dead letter",
     )
+    run.add_argument(
+        "--max-event-time-ahead",
+        default=PipelineConfig.max_event_time_ahead,
+        help="an event time further than this past the batch's time is dead-lettered (future_ts), "
+        "so that one wrong clock cannot push the watermark past every later event",
+    )
     run.add_argument("--replication-factor", type=int, default=PipelineConfig.replication_factor)
     run.add_argument("--shuffle-partitions", type=int, default=PipelineConfig.shuffle_partitions)
     run.add_argument("--progress-log", default=None, help="append each query progress here as JSON lines")
@@ -116,6 +123,7 @@ def from_arguments(args: argparse.Namespace) -> PipelineConfig:
         max_offsets_per_trigger=args.max_offsets_per_trigger,
         max_event_bytes=args.max_event_bytes,
         dead_letter_copy_bytes=args.dead_letter_copy_bytes,
+        max_event_time_ahead=args.max_event_time_ahead,
         replication_factor=args.replication_factor,
         shuffle_partitions=args.shuffle_partitions,
         progress_log=args.progress_log,

@@ -72,7 +72,9 @@ def start_query(spark: SparkSession, config: PipelineConfig, sink: CassandraSink
     )
     if config.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
-    events = parse_events(reader.load(), config.max_event_bytes, config.dead_letter_copy_bytes)
+    events = parse_events(
+        reader.load(), config.max_event_bytes, config.dead_letter_copy_bytes, config.max_event_time_ahead
+    )
     return (
         sink_input(events, config.window, config.allowed_lateness, config.dedup)
         .writeStream.outputMode("update")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
-from pipeline.parse import MAX_TS_MS, REASONS, is_valid_utf8, parse_events
+from pipeline.parse import MAX_AHEAD, MAX_TS_MS, REASONS, is_valid_utf8, parse_events
 
 if TYPE_CHECKING:
     from conftest import KafkaFrames, KafkaRecord
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 MAX_EVENT_BYTES = 2048
 COPY_BYTES = 48
 EVENT_FIELDS = ("event_id", "site_id", "ts", "page")
+# Past year 9999 from now: the properties below cover every valid `ts`; future_ts has its own test.
+NO_LIMIT_AHEAD = "3000000 days"
 
 
 def parsed(
@@ -27,11 +30,12 @@ def parsed(
     values: Sequence[bytes | None],
     max_event_bytes: int = MAX_EVENT_BYTES,
     copy_bytes: int = COPY_BYTES,
+    max_ahead: str = NO_LIMIT_AHEAD,
 ) -> list[Row]:
     """parse_events over `values` at offsets 0..n-1 of partition 3, in offset order."""
     records: list[KafkaRecord] = [(3, offset, value) for offset, value in enumerate(values)]
     rows = (
-        parse_events(frames(records), max_event_bytes, copy_bytes)
+        parse_events(frames(records), max_event_bytes, copy_bytes, max_ahead)
         # collect() would turn timestamps into the driver's local time: compare epoch milliseconds.
         .withColumn("event_ms", F.unix_millis("event_time"))
         .collect()
@@ -422,3 +426,20 @@ def test_dead_letter_copy_is_bounded_and_size_is_full(
             assert row.raw_size == len(value)
             assert bytes(row.raw) == value[:copy_bytes]
             assert row.reason != "oversized" or len(value) > max_event_bytes
+
+
+def test_an_event_time_past_the_batch_time_and_the_skew_is_a_dead_letter(kafka_frames: KafkaFrames) -> None:
+    """A clock decades ahead would drag the watermark along; within the skew an event is an event."""
+    now_ms = int(time.time() * 1000)
+    times = {
+        now_ms - 86_400_000: None,
+        now_ms + 30 * 60_000: None,
+        now_ms + 2 * 3_600_000: "future_ts",
+        4_102_444_800_000: "future_ts",  # 2100
+    }
+    values = [b'{"event_id": "e%d", "site_id": "s", "ts": %d}' % (i, ts) for i, ts in enumerate(times)]
+    rows = parsed(kafka_frames, values, max_ahead=MAX_AHEAD)
+    assert [row.reason for row in rows] == list(times.values())
+    assert [row.event_ms for row in rows if row.reason is None] == list(times)[:2]
+    late_clock = parsed(kafka_frames, values[2:3], max_ahead="3 hours")
+    assert [row.reason for row in late_clock] == [None]

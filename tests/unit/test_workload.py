@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from dataclasses import replace
 
@@ -40,6 +41,8 @@ def classify(value: bytes | None, max_event_bytes: int) -> PageView | str:
         return events.MISSING_EVENT_ID
     if not isinstance(ts, int) or isinstance(ts, bool):
         return events.INVALID_TS
+    if ts > time.time() * 1000 + 3_600_000:
+        return events.FUTURE_TS
     return PageView(event_id, site, body["page"], ts)
 
 
@@ -76,7 +79,13 @@ def test_every_label_agrees_with_the_reference_classifier(seed: int) -> None:
 def shape(record: Record) -> str:
     """Which malformation a dead record is, told apart by looking at its bytes."""
     reason = record.expected.reason
-    if reason in (events.EMPTY_VALUE, events.INVALID_UTF8, events.OVERSIZED, events.MISSING_EVENT_ID):
+    if reason in (
+        events.EMPTY_VALUE,
+        events.INVALID_UTF8,
+        events.OVERSIZED,
+        events.MISSING_EVENT_ID,
+        events.FUTURE_TS,
+    ):
         return str(reason)
     try:
         body = json.loads(record.value or b"")
@@ -102,6 +111,7 @@ def test_every_malformation_appears_when_most_records_are_malformed() -> None:
         "missing_event_id",
         "invalid_ts/absent",
         "invalid_ts/present",
+        "future_ts",
         "oversized",
     }
 
