@@ -1,26 +1,51 @@
-"""Reads what Spark recorded in the checkpoint: the watermark a batch filtered late events with."""
+"""Reads what Spark recorded in the checkpoint (the watermark a batch filtered late events with), and
+keeps Tally's own file beside it, through Hadoop's file system so that HDFS and S3 work like a disk."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pyspark.sql import SparkSession
 
 
-def _batch_metadata(spark: SparkSession, checkpoint: str, batch_id: int) -> dict[str, object] | None:
+def _path_and_fs(spark: SparkSession, checkpoint: str, name: str) -> tuple[Any, Any]:
     jvm = spark.sparkContext._jvm
     assert jvm is not None
-    path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint.rstrip('/')}/offsets/{batch_id}")
-    fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint.rstrip('/')}/{name}")
+    return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+
+def read_text(spark: SparkSession, checkpoint: str, name: str) -> str | None:
+    """The file `name` under the checkpoint, or None when it does not exist."""
+    path, fs = _path_and_fs(spark, checkpoint, name)
     if not fs.exists(path):
         return None
     stream = fs.open(path)
     try:
-        text = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
     finally:
         stream.close()
+
+
+def create_text(spark: SparkSession, checkpoint: str, name: str, text: str) -> None:
+    """Write a new file under the checkpoint; an existing one is an error, never overwritten."""
+    path, fs = _path_and_fs(spark, checkpoint, name)
+    stream = fs.create(path, False)
+    try:
+        stream.write(bytearray(text.encode()))
+    finally:
+        stream.close()
+
+
+def _batch_metadata(spark: SparkSession, checkpoint: str, batch_id: int) -> dict[str, object] | None:
+    text = read_text(spark, checkpoint, f"offsets/{batch_id}")
+    if text is None:
+        return None
     # Line 1 is the log version, line 2 the batch metadata, then one line of offsets per source.
-    metadata: dict[str, object] = json.loads(str(text).splitlines()[1])
+    metadata: dict[str, object] = json.loads(text.splitlines()[1])
     return metadata
 
 

@@ -17,6 +17,7 @@ from pipeline.config import PipelineConfig
 from pipeline.counting import sink_input
 from pipeline.failpoints import Failpoints
 from pipeline.parse import parse_events
+from pipeline.pinned import SettingsChanged, pin
 from pipeline.schema import ensure_schema
 from pipeline.sink import CassandraSink
 
@@ -95,10 +96,16 @@ def _load(path: str) -> type[CassandraSink]:
 
 
 def run(config: PipelineConfig) -> int:
-    """Run until SIGTERM (exit 0 after the batch in flight) or a query failure (exit 1)."""
+    """Run until SIGTERM (exit 0 after the batch in flight), a query failure (exit 1), or a refusal to
+    start on a checkpoint built with other settings (exit 2)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     spark = spark_session(config)
+    try:
+        pin(spark, config)
+    except SettingsChanged as refused:
+        print(f"refused: {refused}", file=sys.stderr, flush=True)
+        return 2
     hosts, port = config.cassandra_contact
     cluster = Cluster(hosts, port=port, connect_timeout=30)
     session = cluster.connect()
