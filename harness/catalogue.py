@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.audit_model import Profile
 from harness.nemesis import Fault, NetworkFault
+from harness.producer import Transactions
 from harness.scenario import (
     Check,
     EnsureDriver,
@@ -154,6 +155,29 @@ def resend_dedup(seed: int = SEED, events: int = 6_000) -> tuple[Step, ...]:
         StartDriver(),
         WaitConsumed(),
         Check(late=True),
+    )
+
+
+def transactional_input(seed: int, events: int) -> tuple[Step, ...]:
+    """Transactions of 50 records, a third aborted, the driver SIGKILLed midway: only the committed
+    records count, each once; an aborted record is in the log, under offsets the batches read."""
+    return (
+        Produce(load(seed, events).workload, Transactions(size=50, abort_fraction=0.3, seed=seed)),
+        StartDriver(),
+        KillDriverMidway(),
+        StartDriver(),
+        WaitConsumed(),
+        Check(),
+    )
+
+
+def read_uncommitted(seed: int, events: int) -> tuple[Step, ...]:
+    """The same transactions read at Kafka's consumer default: aborted records are counted."""
+    return (
+        Produce(load(seed, events).workload, Transactions(size=50, abort_fraction=0.3, seed=seed)),
+        StartDriver(),
+        WaitConsumed(),
+        Check("duplicated"),
     )
 
 
@@ -321,6 +345,14 @@ CATALOGUE: tuple[Entry, ...] = (
         min_events=6_000,
     ),
     Entry(
+        "transactional-input",
+        transactional_input,
+        "SIGKILL driver, aborted transactions",
+        GATE_QUICK,
+        fault_step=KillDriverMidway,
+        min_events=8_000,
+    ),
+    Entry(
         "resend-dedup",
         resend_dedup,
         "SIGKILL driver, producer re-sends",
@@ -361,6 +393,12 @@ CONTROLS: tuple[Entry, ...] = (
         profiles=GATE,
         trial={**RESENDS, "dedup": False},
         min_events=6_000,
+    ),
+    Entry(
+        "read-uncommitted",
+        read_uncommitted,
+        profiles=GATE,
+        trial={"kafka_isolation_level": "read_uncommitted"},
     ),
     # Late reports are checked, not taken on trust: counting nothing and reporting every event late
     # balances the books, and judging by the batch's own watermark reports events Spark counted.

@@ -39,6 +39,7 @@ class DriverSpec:
     dedup: bool = False
     trigger_interval: str = "1 second"
     max_offsets_per_trigger: int | None = None
+    kafka_isolation_level: str = "read_committed"
     failpoints: tuple[str, ...] = field(default=())
     sink: str | None = None
 
@@ -103,6 +104,8 @@ class Driver:
             "--allowed-lateness",
             s.allowed_lateness,
             "--dedup" if s.dedup else "--no-dedup",
+            "--kafka-isolation-level",
+            s.kafka_isolation_level,
         ]
         for failpoint in s.failpoints:
             cmd += ["--failpoint", failpoint]

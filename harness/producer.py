@@ -1,13 +1,17 @@
-"""The client: sends records with an idempotent Kafka producer, recording each invoke and outcome."""
+"""The client: sends records with an idempotent Kafka producer, recording each invoke and outcome;
+or in transactions, some committed and some aborted, as an exactly-once producer upstream would."""
 
 from __future__ import annotations
 
+import itertools
+import random
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from harness.history import History
 from harness.workload import Expected, Record
@@ -188,3 +192,118 @@ def _send_one(
             # A client exception is indeterminate, never a fail.
             tracker.info(index, f"produce raised {e!r}")
             return
+
+
+@dataclass(frozen=True)
+class Transactions:
+    """Send in transactions of `size` records and abort a seeded `abort_fraction` of them."""
+
+    size: int
+    abort_fraction: float
+    seed: int
+
+    def __str__(self) -> str:
+        return f"in transactions of {self.size}, {self.abort_fraction:.0%} aborted"
+
+
+def produce_in_transactions(
+    records: Iterable[Record],
+    bootstrap_servers: str,
+    topic: str,
+    history: History,
+    plan: Transactions,
+    *,
+    timeout_s: float = 60,
+    first_index: int = 0,
+) -> ProduceSummary:
+    """Each record of a committed transaction ends `ok` at its position; each of an aborted one
+    `fail`: it is in the log, but a read_committed reader never sees it, so it never happened. A
+    commit that raises leaves its records `info` (Kafka may have committed them)."""
+    transactional_id = f"tally-{uuid.uuid4()}"
+    producer = Producer(
+        {**PRODUCER_CONFIG, "bootstrap.servers": bootstrap_servers, "transactional.id": transactional_id}
+    )
+    producer.init_transactions(timeout_s)
+    return send_in_transactions(
+        producer, records, topic, history, plan, timeout_s=timeout_s, first_index=first_index
+    )
+
+
+def send_in_transactions(
+    producer: Any,
+    records: Iterable[Record],
+    topic: str,
+    history: History,
+    plan: Transactions,
+    *,
+    timeout_s: float,
+    first_index: int = 0,
+) -> ProduceSummary:
+    """The loop behind `produce_in_transactions`, for any transactional producer-like client."""
+    rng = random.Random(f"transactions-{plan.seed}")
+    tracker = DeliveryTracker(history)
+    start = time.monotonic()
+    attempted = 0
+    records = iter(records)
+    while chunk := list(itertools.islice(records, plan.size)):
+        indices = range(first_index + attempted, first_index + attempted + len(chunk))
+        attempted += len(chunk)
+        reports = _Reports()
+        producer.begin_transaction()
+        for index, record in zip(indices, chunk, strict=True):
+            tracker.invoked(index, record.expected)
+            _send_in_transaction(producer, topic, record, reports.callback(index))
+        if rng.random() < plan.abort_fraction:
+            producer.abort_transaction(timeout_s)
+            for index in indices:
+                tracker.fail(index, "transaction aborted")
+            continue
+        try:
+            producer.commit_transaction(timeout_s)
+        except KafkaException as error:
+            for index in indices:
+                tracker.info(index, f"commit raised {error!r}")
+            continue
+        for index in indices:
+            if index in reports.by_index:
+                tracker.delivered(index, *reports.by_index[index])
+            else:
+                tracker.info(index, "committed without a delivery report")
+    seconds = time.monotonic() - start
+    return ProduceSummary(
+        attempted=attempted,
+        acknowledged=tracker.acknowledged,
+        failed=tracker.failed,
+        indeterminate=tracker.indeterminate,
+        seconds=seconds,
+        rate=tracker.acknowledged / seconds if seconds > 0 else 0.0,
+    )
+
+
+class _Reports:
+    """The delivery reports of one transaction, held until it commits or aborts."""
+
+    def __init__(self) -> None:
+        self.by_index: dict[int, tuple[DeliveryError | None, DeliveredMessage]] = {}
+
+    def callback(self, index: int) -> Callable[[DeliveryError | None, DeliveredMessage], None]:
+        def report(err: DeliveryError | None, msg: DeliveredMessage) -> None:
+            self.by_index[index] = (err, msg)
+
+        return report
+
+
+def _send_in_transaction(
+    producer: Any,
+    topic: str,
+    record: Record,
+    on_delivery: Callable[[DeliveryError | None, DeliveredMessage], None],
+) -> None:
+    while True:
+        try:
+            producer.produce(topic, value=record.value, key=record.key, on_delivery=on_delivery)
+            producer.poll(0)
+            return
+        except BufferError:
+            # Serving delivery reports is what frees queue space.
+            producer.poll(QUEUE_FULL_POLL_S)

@@ -18,6 +18,7 @@ from harness.driver import Driver, consumed_offsets
 from harness.eventually import eventually
 from harness.kafka_admin import end_offsets
 from harness.nemesis import AnyFault
+from harness.producer import Transactions
 from harness.trial import Trial
 from harness.workload import WorkloadSpec
 
@@ -51,6 +52,7 @@ class Context:
 @dataclass(frozen=True)
 class Produce(Step):
     workload: WorkloadSpec
+    transactions: Transactions | None = None
 
     def __str__(self) -> str:
         w = self.workload
@@ -59,14 +61,18 @@ class Produce(Step):
             if w.resend_fraction
             else ""
         )
+        transactional = f", {self.transactions}" if self.transactions else ""
         return (
             f"produce {w.events} events, {w.sites} sites, seed {w.seed}, malformed {w.malformed_fraction}"
             + resent
+            + transactional
         )
 
     def run(self, ctx: Context) -> None:
-        summary = ctx.trial.produce(self.workload)
-        assert summary.acknowledged == summary.attempted, summary
+        summary = ctx.trial.produce(self.workload, self.transactions)
+        # Only an aborted transaction may fail a send; nothing may end unknown on a healthy broker.
+        assert summary.indeterminate == 0, summary
+        assert self.transactions or summary.failed == 0, summary
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from harness.eventually import eventually
 from harness.history import History
 from harness.kafka_admin import create_topic, end_offsets
 from harness.offset_log import batch_end_offsets
-from harness.producer import ProduceSummary, produce
+from harness.producer import ProduceSummary, Transactions, produce, produce_in_transactions
 from harness.sink_reader import cassandra_session, snapshot_or_empty
 from harness.snapshot import SinkSnapshot
 from harness.stack import StackInfo
@@ -53,12 +53,16 @@ class Trial:
     def window_ms(self) -> int:
         return duration_ms(self.spec.window)
 
-    def produce(self, workload: WorkloadSpec) -> ProduceSummary:
+    def produce(self, workload: WorkloadSpec, transactions: Transactions | None = None) -> ProduceSummary:
         """Send a workload; record numbers continue across calls so the history stays one sequence."""
         records = list(generate(workload))
-        summary = produce(
-            records, self.stack.bootstrap_servers, self.spec.topic, self.history, first_index=self._next_index
-        )
+        server, topic = self.stack.bootstrap_servers, self.spec.topic
+        if transactions is None:
+            summary = produce(records, server, topic, self.history, first_index=self._next_index)
+        else:
+            summary = produce_in_transactions(
+                records, server, topic, self.history, transactions, first_index=self._next_index
+            )
         self._next_index += len(records)
         return summary
 

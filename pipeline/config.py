@@ -24,6 +24,8 @@ class PipelineConfig:
     max_event_bytes: int = 64 * 1024
     dead_letter_copy_bytes: int = 1024
     max_event_time_ahead: str = "1 hour"
+    # Records of aborted transactions are in the log but never happened: read past them.
+    kafka_isolation_level: str = "read_committed"
     replication_factor: int = 1
     shuffle_partitions: int = 4
     progress_log: str | None = None
@@ -89,6 +91,12 @@ def parser() -> argparse.ArgumentParser:
         help="an event time further than this past the batch's time is dead-lettered (future_ts), "
         "so that one wrong clock cannot push the watermark past every later event",
     )
+    run.add_argument(
+        "--kafka-isolation-level",
+        choices=("read_committed", "read_uncommitted"),
+        default=PipelineConfig.kafka_isolation_level,
+        help="read_uncommitted also counts records of aborted transactions (Kafka's consumer default)",
+    )
     run.add_argument("--replication-factor", type=int, default=PipelineConfig.replication_factor)
     run.add_argument("--shuffle-partitions", type=int, default=PipelineConfig.shuffle_partitions)
     run.add_argument("--progress-log", default=None, help="append each query progress here as JSON lines")
@@ -124,6 +132,7 @@ def from_arguments(args: argparse.Namespace) -> PipelineConfig:
         max_event_bytes=args.max_event_bytes,
         dead_letter_copy_bytes=args.dead_letter_copy_bytes,
         max_event_time_ahead=args.max_event_time_ahead,
+        kafka_isolation_level=args.kafka_isolation_level,
         replication_factor=args.replication_factor,
         shuffle_partitions=args.shuffle_partitions,
         progress_log=args.progress_log,

@@ -68,6 +68,7 @@ def start_query(spark: SparkSession, config: PipelineConfig, sink: CassandraSink
         .option("kafka.bootstrap.servers", config.bootstrap_servers)
         .option("subscribe", config.topic)
         .option("startingOffsets", config.starting_offsets)
+        .option("kafka.isolation.level", config.kafka_isolation_level)
         # A gap in the offsets (retention, a truncated log) must stop the job, not skip events.
         .option("failOnDataLoss", "true")
     )

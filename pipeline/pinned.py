@@ -26,6 +26,7 @@ PINNED: dict[str, Callable[[PipelineConfig], object]] = {
     "--max-event-bytes": lambda c: c.max_event_bytes,
     "--dead-letter-copy-bytes": lambda c: c.dead_letter_copy_bytes,
     "--max-event-time-ahead": lambda c: c.max_event_time_ahead,
+    "--kafka-isolation-level": lambda c: c.kafka_isolation_level,
 }
 
 

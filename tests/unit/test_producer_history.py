@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 
 from harness import producer as producer_module
 from harness.history import History
-from harness.producer import DeliveryTracker, produce, send_all
-from harness.workload import Expected, Record
+from harness.producer import DeliveryTracker, Transactions, produce, send_all, send_in_transactions
+from harness.workload import Expected, Record, WorkloadSpec, generate
 
 EXPECTED = Expected("valid", event_id="1-0", site_id="site-000", ts_ms=1_700_000_000_000)
 
@@ -232,3 +232,63 @@ def test_produce_configures_an_idempotent_acks_all_producer(monkeypatch: pytest.
         "compression.type": "lz4",
         "client.id": "x",
     }
+
+
+class FakeTransactionalProducer:
+    """Positions in one partition; `fail_commit` makes the next commit raise."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.queued: list[tuple[Any, int]] = []
+        self.fail_commit = False
+
+    def begin_transaction(self) -> None:
+        self.queued = []
+
+    def produce(self, topic: str, value: bytes | None, key: bytes | None, on_delivery: Any) -> None:
+        self.queued.append((on_delivery, self.offset))
+        self.offset += 1
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+    def _deliver(self) -> None:
+        for on_delivery, offset in self.queued:
+            on_delivery(None, FakeMessage("t", 0, offset))
+
+    def commit_transaction(self, timeout: float) -> None:
+        self._deliver()
+        if self.fail_commit:
+            self.fail_commit = False
+            raise KafkaException("coordinator gone")
+        self.offset += 1  # the commit marker takes an offset
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.offset += 1
+
+
+def test_committed_transactions_are_ok_aborted_ones_fail_and_a_failed_commit_is_unknown() -> None:
+    records = generated(40)
+    producer = FakeTransactionalProducer()
+    history = History()
+    plan = Transactions(size=10, abort_fraction=0.5, seed=3)
+    summary = send_in_transactions(producer, records, "t", history, plan, timeout_s=1)
+    assert summary.attempted == 40
+    assert summary.acknowledged + summary.failed == 40
+    assert 0 < summary.failed < 40, "the seed aborts some transactions, not all"
+    by_index = {op.index: op for op in history.ops if op.type != "invoke"}
+    for start in range(0, 40, 10):
+        outcomes = {by_index[i].type for i in range(start, start + 10)}
+        assert len(outcomes) == 1, "a transaction's records share one outcome"
+    offsets = [op.offset for op in history.acknowledged()]
+    assert offsets == sorted(set(offsets)), "positions are distinct and in order"
+
+    producer.fail_commit = True
+    unknown = send_in_transactions(
+        producer, generated(10), "t", History(), replace(plan, abort_fraction=0), timeout_s=1
+    )
+    assert (unknown.acknowledged, unknown.indeterminate) == (0, 10)
+
+
+def generated(events: int) -> list[Record]:
+    return list(generate(WorkloadSpec(seed=1, events=events)))
