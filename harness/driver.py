@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from testcontainers.core.container import DockerContainer
 
 from harness import containers
 from harness.stack import StackInfo
+from harness.startup import Startup, instant, startup
 
 REPO = Path(__file__).resolve().parent.parent
 # Mounted read-only into each driver, so code changes need no image rebuild. The tests folder is
@@ -165,12 +167,21 @@ class Driver:
     def logs(self) -> str:
         return self.container.get_wrapped_container().logs().decode(errors="replace")
 
+    def startup(self) -> Startup:
+        """Launch to session, query and first committed batch, for a driver not removed yet."""
+        wrapped = self.container.get_wrapped_container()
+        wrapped.reload()
+        launched = instant(wrapped.attrs["State"]["StartedAt"])
+        return startup(launched, wrapped.logs(timestamps=True).decode(errors="replace"), progress(self.spec))
+
     def save_logs(self) -> Path | None:
         return containers.save_logs(self.container, self.stack.logs_dir)
 
     def remove(self) -> None:
         if self._container is not None:
-            self.save_logs()
+            if self.save_logs() is not None:
+                # One timing line per driver: its start-up is most of a scenario's fixed cost.
+                print(f"[driver] {self.name}: {self.startup()}", file=sys.stderr, flush=True)
             containers.remove(self._container)
             self._container = None
 

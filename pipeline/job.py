@@ -97,6 +97,8 @@ def run(config: PipelineConfig) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     spark = spark_session(config)
+    app = spark.sparkContext.applicationId
+    print(f"spark session {app} up on {config.master}", file=sys.stderr, flush=True)
     hosts, port = config.cassandra_contact
     cluster = Cluster(hosts, port=port, connect_timeout=30)
     session = cluster.connect()
