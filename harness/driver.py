@@ -25,6 +25,13 @@ REPO = Path(__file__).resolve().parent.parent
 # there for the negative-control sinks it keeps (`--sink tests.wrong_sinks:...`).
 SOURCES = ("pipeline", "tests")
 READY = "query .* started on"
+# spark-submit options of every harness-launched driver and its executor: the JIT's first tier only
+# (C1). A test driver lives for seconds to minutes and counts thousands of events; on 2 cores, the
+# optimizing tier's compiles of Spark's start-up paths cost more than they return in that time
+# (measured: first batch committed 14-15 s after launch with both tiers, 11 s with C1). The
+# benchmark starts its drivers itself and keeps the JVM's default.
+JIT = "-XX:TieredStopAtLevel=1"
+SUBMIT_ARGS = ("--driver-java-options", JIT, "--conf", f"spark.executor.extraJavaOptions={JIT}")
 FROZEN = re.compile(r"FAILPOINT \S+ stop batch=\d+ pid=(\d+)")
 
 
@@ -118,6 +125,7 @@ class Driver:
             containers.labelled(self.stack.images.spark, self.name, self.command())
             .with_volume_mapping(shared, shared, mode="rw")
             .with_env("PYTHONPATH", "/opt/tally:/opt/py")
+            .with_env("PYSPARK_SUBMIT_ARGS", " ".join([*SUBMIT_ARGS, "pyspark-shell"]))
         )
         for source in SOURCES:
             if not (REPO / source).is_dir():
