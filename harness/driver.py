@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,20 @@ from testcontainers.core.container import DockerContainer
 
 from harness import containers
 from harness.stack import StackInfo
+from harness.startup import Startup, instant, startup
 
 REPO = Path(__file__).resolve().parent.parent
 # Mounted read-only into each driver, so code changes need no image rebuild. The tests folder is
 # there for the negative-control sinks it keeps (`--sink tests.wrong_sinks:...`).
 SOURCES = ("pipeline", "tests")
 READY = "query .* started on"
+# spark-submit options of every harness-launched driver and its executor: the JIT's first tier only
+# (C1). A test driver lives for seconds to minutes and counts thousands of events; on 2 cores, the
+# optimizing tier's compiles of Spark's start-up paths cost more than they return in that time
+# (measured: first batch committed 14-15 s after launch with both tiers, 11 s with C1). The
+# benchmark starts its drivers itself and keeps the JVM's default.
+JIT = "-XX:TieredStopAtLevel=1"
+SUBMIT_ARGS = ("--driver-java-options", JIT, "--conf", f"spark.executor.extraJavaOptions={JIT}")
 FROZEN = re.compile(r"FAILPOINT \S+ stop batch=\d+ pid=(\d+)")
 
 
@@ -119,6 +128,7 @@ class Driver:
             containers.labelled(self.stack.images.spark, self.name, self.command())
             .with_volume_mapping(shared, shared, mode="rw")
             .with_env("PYTHONPATH", "/opt/tally:/opt/py")
+            .with_env("PYSPARK_SUBMIT_ARGS", " ".join([*SUBMIT_ARGS, "pyspark-shell"]))
         )
         for source in SOURCES:
             if not (REPO / source).is_dir():
@@ -168,12 +178,21 @@ class Driver:
     def logs(self) -> str:
         return self.container.get_wrapped_container().logs().decode(errors="replace")
 
+    def startup(self) -> Startup:
+        """Launch to session, query and first committed batch, for a driver not removed yet."""
+        wrapped = self.container.get_wrapped_container()
+        wrapped.reload()
+        launched = instant(wrapped.attrs["State"]["StartedAt"])
+        return startup(launched, wrapped.logs(timestamps=True).decode(errors="replace"), progress(self.spec))
+
     def save_logs(self) -> Path | None:
         return containers.save_logs(self.container, self.stack.logs_dir)
 
     def remove(self) -> None:
         if self._container is not None:
-            self.save_logs()
+            if self.save_logs() is not None:
+                # One timing line per driver: its start-up is most of a scenario's fixed cost.
+                print(f"[driver] {self.name}: {self.startup()}", file=sys.stderr, flush=True)
             containers.remove(self._container)
             self._container = None
 

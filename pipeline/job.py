@@ -102,6 +102,8 @@ def run(config: PipelineConfig) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     spark = spark_session(config)
+    app = spark.sparkContext.applicationId
+    print(f"spark session {app} up on {config.master}", file=sys.stderr, flush=True)
     try:
         pin(spark, config)
     except SettingsChanged as refused:
