@@ -28,6 +28,7 @@ from harness.scenario import (
     ResumeZombie,
     Scenario,
     StartDriver,
+    StartRefused,
     Step,
     StopDriver,
     WaitConsumed,
@@ -205,6 +206,25 @@ def graceful_restart(seed: int, events: int) -> tuple[Step, ...]:
     )
 
 
+def settings_changed(seed: int, events: int) -> tuple[Step, ...]:
+    """A restart on the same checkpoint with another window is refused by name; with the recorded
+    one it goes on, and the counts stay exact."""
+    return (
+        load(seed, events),
+        StartDriver(),
+        WaitConsumed(),
+        StopDriver(),
+        StartRefused(
+            (("window", "5 minutes"),),
+            "--window: the checkpoint was built with '1 minute', this start asks for '5 minutes'",
+        ),
+        load(seed + 1, events // 2, minute=2),
+        StartDriver(),
+        WaitConsumed(),
+        Check(),
+    )
+
+
 def bad_input(seed: int, events: int) -> tuple[Step, ...]:
     """Every kind of malformed record, 15 % of the input: each must be dead-lettered with its reason."""
     return (load(seed, events, malformed=0.15), StartDriver(), WaitConsumed(), Check())
@@ -336,6 +356,7 @@ CATALOGUE: tuple[Entry, ...] = (
         for name, fault in NETWORK_FAULTS.items()
     ),
     Entry("bad-input", bad_input, profiles=GATE_QUICK),
+    Entry("settings-changed", settings_changed, profiles=QUICK),
     Entry("late-events", late_events, profiles=GATE_QUICK, trial={"allowed_lateness": "1 minute"}),
     Entry(
         "late-backlog",

@@ -40,10 +40,12 @@ class ContainerStartError(RuntimeError):
     pass
 
 
-def start(container: DockerContainer, ready_line: str, timeout_s: float) -> DockerContainer:
-    """Start and wait for `ready_line` in the logs; a failure carries the container's last log lines."""
+def start(container: DockerContainer, ready_line: str | None, timeout_s: float) -> DockerContainer:
+    """Start and wait for `ready_line` in the logs (None: return once it runs); a failure carries the
+    container's last log lines."""
     _started.append(container)
-    container.waiting_for(LogMessageWaitStrategy(ready_line).with_startup_timeout(int(timeout_s)))
+    if ready_line is not None:
+        container.waiting_for(LogMessageWaitStrategy(ready_line).with_startup_timeout(int(timeout_s)))
     try:
         return container.start()
     except Exception as error:

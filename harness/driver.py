@@ -122,7 +122,8 @@ class Driver:
             cmd += ["--sink", s.sink]
         return cmd
 
-    def start(self, timeout_s: float = 180) -> Driver:
+    def start(self, timeout_s: float = 180, ready: bool = True) -> Driver:
+        """Launch, and unless `ready` is False wait until the query has started."""
         shared = str(self.stack.shared_dir)
         container = (
             containers.labelled(self.stack.images.spark, self.name, self.command())
@@ -137,7 +138,7 @@ class Driver:
                     "(pip install -e .), not from an installed wheel"
                 )
             container.with_volume_mapping(str(REPO / source), f"/opt/tally/{source}", mode="ro")
-        self._container = containers.start(container, READY, timeout_s)
+        self._container = containers.start(container, READY if ready else None, timeout_s)
         return self
 
     @property

@@ -254,6 +254,10 @@ def send_in_transactions(
             tracker.invoked(index, record.expected)
             _send_in_transaction(producer, topic, record, reports.callback(index))
         if rng.random() < plan.abort_fraction:
+            # Every record written first: an abort whose EndTxn overtakes the transaction's first
+            # AddPartitionsToTxn is refused as INVALID_TXN_STATE, fatally (librdkafka#4849). It is
+            # also what an aborted transaction upstream looks like: its records in the log.
+            producer.flush(timeout_s)
             producer.abort_transaction(timeout_s)
             for index in indices:
                 tracker.fail(index, "transaction aborted")

@@ -89,6 +89,24 @@ class StartDriver(Step):
 
 
 @dataclass(frozen=True)
+class StartRefused(Step):
+    """A driver with changed settings on the same checkpoint: it must exit 2, naming the change."""
+
+    changes: tuple[tuple[str, Any], ...]
+    message: str
+
+    def __str__(self) -> str:
+        return f"start a driver with {dict(self.changes)}: refused, naming the change"
+
+    def run(self, ctx: Context) -> None:
+        driver = ctx.trial.start_driver(ready=False, **dict(self.changes))
+        code = ctx.trial.wait_exit(driver)
+        logs = driver.logs()
+        assert code == 2, f"a driver on changed settings exited {code}, not 2; its log ends:\n{logs[-2000:]}"
+        assert self.message in logs, f"the refusal does not say {self.message!r}:\n{logs[-2000:]}"
+
+
+@dataclass(frozen=True)
 class StopDriver(Step):
     def __str__(self) -> str:
         return "stop the driver (SIGTERM: finish the batch in flight)"

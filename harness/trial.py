@@ -66,10 +66,11 @@ class Trial:
         self._next_index += len(records)
         return summary
 
-    def start_driver(self, **overrides: Any) -> Driver:
+    def start_driver(self, ready: bool = True, **overrides: Any) -> Driver:
+        """A driver of this trial's spec (with `overrides`); `ready`: wait until its query runs."""
         driver = Driver(self.stack, replace(self.spec, **overrides) if overrides else self.spec)
         self.drivers.append(driver)
-        return driver.start()
+        return driver.start(ready=ready)
 
     def wait_exit(self, driver: Driver, timeout_s: float = 300) -> int:
         """Until `driver` has exited (a failpoint crash, a kill); returns its exit code."""

@@ -108,7 +108,7 @@ class BenchDriver(Driver):
             return [*super().command(), *self.extra_args]
         return ["python3", "-m", self.module, *self.stream_args(), *self.extra_args]
 
-    def start(self, timeout_s: float = 180) -> BenchDriver:
+    def start(self, timeout_s: float = 180, ready: bool = True) -> BenchDriver:
         shared = str(self.stack.shared_dir)
         container = (
             containers.labelled(self.stack.images.spark, self.name, self.command())
@@ -120,7 +120,7 @@ class BenchDriver(Driver):
         # The seed's job lives in harness/bench; it imports pipeline.job for the progress log.
         container.with_volume_mapping(str(self.pipeline_dir.resolve()), "/opt/tally/pipeline", mode="ro")
         container.with_volume_mapping(str(REPO / "harness"), "/opt/tally/harness", mode="ro")
-        self._container = containers.start(container, "query .* started on", timeout_s)
+        self._container = containers.start(container, "query .* started on" if ready else None, timeout_s)
         return self
 
 

@@ -25,6 +25,13 @@ def test_graceful_restart_from_checkpoint_stays_exact(trial: Callable[..., Trial
     assert first.stop() == 0, first.logs()[-3000:]
     reports_of_first = len(progress(t.spec))
     committed_by_first = consumed_offsets(t.spec)
+    # Settings that change results are pinned to the checkpoint: another window is refused by name.
+    refused = t.start_driver(ready=False, window="5 minutes")
+    assert t.wait_exit(refused) == 2, refused.logs()[-3000:]
+    assert (
+        "--window: the checkpoint was built with '1 minute', this start asks for '5 minutes'"
+        in refused.logs()
+    )
     # More events for the same windows and for new ones: the second driver must add to the state
     # the first left in the checkpoint, not start over and not re-read what was committed.
     t.produce(

@@ -263,7 +263,12 @@ class FakeTransactionalProducer:
             raise KafkaException("coordinator gone")
         self.offset += 1  # the commit marker takes an offset
 
+    def flush(self, timeout: float) -> None:
+        self._deliver()
+        self.queued = []
+
     def abort_transaction(self, timeout: float) -> None:
+        assert not self.queued, "an abort with records in flight is refused (librdkafka#4849)"
         self.offset += 1
 
 
