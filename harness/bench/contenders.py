@@ -21,7 +21,7 @@ from harness import containers
 from harness.bench import plain_consumer, seed_job
 from harness.bench.ledger import RowKey
 from harness.bench.resources import ContainerProbe, Probe, ProcessProbe
-from harness.driver import REPO, Driver, DriverSpec, consumed_offsets, last_progress, progress
+from harness.driver import READY, REPO, Driver, DriverSpec, consumed_offsets, last_progress, progress
 from harness.eventually import eventually
 from harness.stack import StackInfo
 
@@ -120,7 +120,7 @@ class BenchDriver(Driver):
         # The seed's job lives in harness/bench; it imports pipeline.job for the progress log.
         container.with_volume_mapping(str(self.pipeline_dir.resolve()), "/opt/tally/pipeline", mode="ro")
         container.with_volume_mapping(str(REPO / "harness"), "/opt/tally/harness", mode="ro")
-        self._container = containers.start(container, "query .* started on" if ready else None, timeout_s)
+        self._container = containers.start(container, READY if ready else None, timeout_s)
         return self
 
 
