@@ -303,6 +303,8 @@ class Check(Step):
             return
         assert verdict.valid is False, f"a wrong sink passed: expected {self.expect}"
         assert verdict.summary is not None
+        # What the control was caught with, in the log of a passing run too.
+        print(f"[check] caught, as expected:\n{verdict.explain(limit=4)}", file=sys.stderr, flush=True)
         if self.expect == "wrongly_late":
             named = [p for p in verdict.late_problems if p.kind == "wrongly_late"]
             assert named, f"expected wrongly late reports named, verdict says {verdict.summary}"
