@@ -105,6 +105,16 @@ class DeliveryTracker:
         for index in sorted(self.pending):
             self.info(index, error)
 
+    def summary(self, attempted: int, seconds: float) -> ProduceSummary:
+        return ProduceSummary(
+            attempted=attempted,
+            acknowledged=self.acknowledged,
+            failed=self.failed,
+            indeterminate=self.indeterminate,
+            seconds=seconds,
+            rate=self.acknowledged / seconds if seconds > 0 else 0.0,
+        )
+
 
 def produce(
     records: Iterable[Record],
@@ -158,14 +168,7 @@ def send_all(
             tracker.abandon(f"purge after timeout raised {e!r}")
         tracker.abandon(f"no delivery report within {timeout_s}s")
     seconds = clock() - start
-    return ProduceSummary(
-        attempted=attempted,
-        acknowledged=tracker.acknowledged,
-        failed=tracker.failed,
-        indeterminate=tracker.indeterminate,
-        seconds=seconds,
-        rate=tracker.acknowledged / seconds if seconds > 0 else 0.0,
-    )
+    return tracker.summary(attempted, seconds)
 
 
 def _send_one(
@@ -274,14 +277,7 @@ def send_in_transactions(
             else:
                 tracker.info(index, "committed without a delivery report")
     seconds = time.monotonic() - start
-    return ProduceSummary(
-        attempted=attempted,
-        acknowledged=tracker.acknowledged,
-        failed=tracker.failed,
-        indeterminate=tracker.indeterminate,
-        seconds=seconds,
-        rate=tracker.acknowledged / seconds if seconds > 0 else 0.0,
-    )
+    return tracker.summary(attempted, seconds)
 
 
 class _Reports:
