@@ -62,6 +62,7 @@ def load(
     malformed: float = 0.01,
     disorder_ms: int = 1_000,
     resend: float = 0.0,
+    future: float = 0.0,
 ) -> Produce:
     return Produce(
         WorkloadSpec(
@@ -74,6 +75,7 @@ def load(
             malformed_fraction=malformed,
             resend_fraction=resend,
             resend_delay_records=RESEND_DELAY_RECORDS,
+            future_fraction=future,
         )
     )
 
@@ -225,6 +227,12 @@ def settings_changed(seed: int, events: int) -> tuple[Step, ...]:
     )
 
 
+def future_timestamp(seed: int, events: int) -> tuple[Step, ...]:
+    """One event in 200 dated 2100, from a clock gone wrong: each a dead letter (future_ts), the
+    rest counted, and no event late (counted, one of them would have taken the watermark to 2100)."""
+    return (load(seed, events, malformed=0.0, future=0.005), StartDriver(), WaitConsumed(), Check())
+
+
 def bad_input(seed: int, events: int) -> tuple[Step, ...]:
     """Every kind of malformed record, 15 % of the input: each must be dead-lettered with its reason."""
     return (load(seed, events, malformed=0.15), StartDriver(), WaitConsumed(), Check())
@@ -357,6 +365,7 @@ CATALOGUE: tuple[Entry, ...] = (
     ),
     Entry("bad-input", bad_input, profiles=GATE_QUICK),
     Entry("settings-changed", settings_changed, profiles=QUICK),
+    Entry("future-timestamp", future_timestamp, profiles=QUICK),
     Entry("late-events", late_events, profiles=GATE_QUICK, trial={"allowed_lateness": "1 minute"}),
     Entry(
         "late-backlog",

@@ -34,6 +34,8 @@ class WorkloadSpec:
     # byte for byte (same event_id, ts, payload), after 1..resend_delay_records later records.
     resend_fraction: float = 0.0
     resend_delay_records: int = 200
+    # A clock gone wrong: this share of the events is dated decades ahead (a `future_ts` dead letter).
+    future_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if self.events < 0 or self.sites < 1:
@@ -42,7 +44,7 @@ class WorkloadSpec:
             raise ValueError(f"spread_ms and disorder_ms must be >= 0: {self}")
         if self.resend_delay_records < 1:
             raise ValueError(f"resend_delay_records must be >= 1: {self}")
-        for name in ("malformed_fraction", "extra_fields_fraction", "resend_fraction"):
+        for name in ("malformed_fraction", "extra_fields_fraction", "resend_fraction", "future_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1]: {self}")
 
@@ -119,6 +121,8 @@ def _originals(spec: WorkloadSpec) -> Iterator[Record]:
         )
         if rng.random() < spec.malformed_fraction:
             yield malformations.next()(view, rng, spec)
+        elif spec.future_fraction and rng.random() < spec.future_fraction:
+            yield _ts_in_the_future(view, rng, spec)
         else:
             body = view.to_dict()
             if rng.random() < spec.extra_fields_fraction:

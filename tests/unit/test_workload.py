@@ -230,3 +230,12 @@ def test_pageview_wire_format_uses_ts_in_milliseconds() -> None:
         "page": "/",
         "ts": 1_700_000_000_123,
     }
+
+
+def test_a_future_fraction_dates_events_decades_ahead_as_future_ts_dead_letters() -> None:
+    spec = WorkloadSpec(seed=5, events=2_000, future_fraction=0.01)
+    future = [r for r in records(spec) if r.expected.reason == events.FUTURE_TS]
+    assert 5 <= len(future) <= 40
+    for record in future:
+        assert classify(record.value, spec.max_event_bytes) == events.FUTURE_TS
+    assert records(replace(spec, future_fraction=0.0)) == records(WorkloadSpec(seed=5, events=2_000))
