@@ -253,17 +253,17 @@ def late_events(seed: int, events: int) -> tuple[Step, ...]:
 
 
 # Under a backlog of 6,000 events over four minutes, a batch of 1,000 records covers 40 s of event
-# time, more than the allowed lateness, and events run up to a minute behind: the watermark a batch
-# drops input by (planned from the batch two before) and its own (from the batch before) differ
-# while late input arrives.
+# time, more than the allowed lateness, and events run up to two minutes behind: the watermark a
+# batch drops input by (planned from the batch two before, 80 s of event time back) and its own
+# (from the batch before) differ while late input arrives, and some of it is late by either.
 LATE_BACKLOG: dict[str, Any] = {"allowed_lateness": "10 seconds", "max_offsets_per_trigger": 1_000}
 
 
 def late_backlog(seed: int, events: int, sink: str | None = None) -> tuple[Step, ...]:
-    """A backlog read 1,000 records a batch, events up to 60 s out of order, 10 s of lateness: some
+    """A backlog read 1,000 records a batch, events up to 120 s out of order, 10 s of lateness: some
     are late by the watermark Spark drops by, more would be by the batch's own."""
     return (
-        load(seed, events, minutes=4, disorder_ms=60_000),
+        load(seed, events, minutes=4, disorder_ms=120_000),
         StartDriver(sink=sink),
         WaitConsumed(),
     )

@@ -280,8 +280,9 @@ class Check(Step):
     for that reason, with the rows or positions named.
 
     `distinct`: judge distinct events (True) or every copy (False); None: distinct when the trial's
-    pipeline deduplicates. `late`: the scenario sends late input; without it, an exact verdict must
-    also have no late report at all, justified or not."""
+    pipeline deduplicates. `late`: the scenario sends late input, and an exact verdict must report
+    some of it late (or the scenario tested nothing of lateness); without it, an exact verdict must
+    have no late report at all, justified or not."""
 
     expect: Expectation = "exact"
     distinct: bool | None = None
@@ -299,6 +300,10 @@ class Check(Step):
             assert verdict.summary is not None
             assert self.late or not verdict.summary.late, (
                 f"{verdict.summary.late} late report(s), but this scenario sends no late input"
+            )
+            assert not self.late or verdict.summary.late, (
+                "no late report: the late input this scenario sends arrived in time, so lateness "
+                "was not tested; give it more disorder or a later second load"
             )
             return
         assert verdict.valid is False, f"a wrong sink passed: expected {self.expect}"
