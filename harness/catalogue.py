@@ -20,17 +20,21 @@ from harness.scenario import (
     Check,
     EnsureDriver,
     Expectation,
+    ForeignWrites,
     Heal,
     Hold,
     Inject,
     KillDriverMidway,
+    NaiveReset,
     Produce,
     ResumeZombie,
     Scenario,
+    SecondJob,
     StartDriver,
     StartRefused,
     Step,
     StopDriver,
+    TakeOver,
     WaitConsumed,
     WaitDriverExit,
     WaitFrozen,
@@ -227,6 +231,46 @@ def settings_changed(seed: int, events: int) -> tuple[Step, ...]:
     )
 
 
+def checkpoint_reset(seed: int, events: int, reset: Step | None = None) -> tuple[Step, ...]:
+    """The checkpoint is replaced while the job is stopped, and more events arrive for the same
+    windows: a start on a new checkpoint alone is refused, and the documented take-over continues
+    exactly. With one minute of lateness over four minutes of events, the first windows are final
+    before the reset (their new events must be reported late by the watermark carried over) and the
+    last still open (their counts carried and added to)."""
+    return (
+        load(seed, events),
+        StartDriver(),
+        WaitConsumed(),
+        StopDriver(),
+        StartRefused((), "would make a second generation", new_checkpoint=True),
+        load(seed + 1, events // 2),
+        reset or TakeOver(),
+        load(seed + 2, events // 4, minute=3),
+        WaitConsumed(),
+    )
+
+
+def foreign_write(seed: int, events: int) -> tuple[Step, ...]:
+    """Another client writes over one count and deletes another while the job runs: the documented
+    correction, a take-over, rewrites every open window above them, and later counts are exact."""
+    return (
+        load(seed, events),
+        StartDriver(),
+        WaitConsumed(),
+        ForeignWrites(),
+        StopDriver(),
+        TakeOver(),
+        load(seed + 1, events // 2),
+        WaitConsumed(),
+        Check(),
+    )
+
+
+def second_job(seed: int, events: int) -> tuple[Step, ...]:
+    """Two jobs, two topics, one keyspace, at the same time: each counts exactly its own events."""
+    return (load(seed, events), StartDriver(), SecondJob(events // 2), WaitConsumed(), Check())
+
+
 def future_timestamp(seed: int, events: int) -> tuple[Step, ...]:
     """One event in 200 dated 2100, from a clock gone wrong: each a dead letter (future_ts), the
     rest counted, and no event late (counted, one of them would have taken the watermark to 2100)."""
@@ -257,6 +301,7 @@ def late_events(seed: int, events: int) -> tuple[Step, ...]:
 # batch drops input by (planned from the batch two before, 80 s of event time back) and its own
 # (from the batch before) differ while late input arrives, and some of it is late by either.
 LATE_BACKLOG: dict[str, Any] = {"allowed_lateness": "10 seconds", "max_offsets_per_trigger": 1_000}
+RESET: dict[str, Any] = {"allowed_lateness": "1 minute"}
 
 
 def late_backlog(seed: int, events: int, sink: str | None = None) -> tuple[Step, ...]:
@@ -365,6 +410,14 @@ CATALOGUE: tuple[Entry, ...] = (
     ),
     Entry("bad-input", bad_input, profiles=GATE_QUICK),
     Entry("settings-changed", settings_changed, profiles=QUICK),
+    Entry(
+        "checkpoint-reset",
+        lambda seed, events: (*checkpoint_reset(seed, events), Check(late=True)),
+        profiles=GATE_QUICK,
+        trial=RESET,
+    ),
+    Entry("foreign-write", foreign_write, profiles=QUICK),
+    Entry("second-job-same-keyspace", second_job, profiles=QUICK),
     Entry("future-timestamp", future_timestamp, profiles=QUICK),
     Entry("late-events", late_events, profiles=GATE_QUICK, trial={"allowed_lateness": "1 minute"}),
     Entry(
@@ -436,6 +489,14 @@ CONTROLS: tuple[Entry, ...] = (
         "all-late",
         lambda seed, events: (*normal_flow(seed, events, WRONG + "AllLateSink")[:-1], Check("wrongly_late")),
         profiles=GATE,
+    ),
+    # A reset without the take-over: the events sent while the job was down are never read, and the
+    # open windows start again from zero above the old counts.
+    Entry(
+        "naive-reset",
+        lambda seed, events: (*checkpoint_reset(seed, events, NaiveReset()), Check("lost")),
+        profiles=GATE,
+        trial=RESET,
     ),
     Entry(
         "own-watermark",

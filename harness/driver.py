@@ -51,6 +51,9 @@ class DriverSpec:
     kafka_isolation_level: str = "read_committed"
     failpoints: tuple[str, ...] = field(default=())
     sink: str | None = None
+    starting_offsets: str = "earliest"
+    # A new checkpoint that takes the job over from this one (the pipeline's --take-over-from).
+    take_over_from: Path | None = None
 
     @property
     def progress_log(self) -> Path:
@@ -115,7 +118,11 @@ class Driver:
             "--dedup" if s.dedup else "--no-dedup",
             "--kafka-isolation-level",
             s.kafka_isolation_level,
+            "--starting-offsets",
+            s.starting_offsets,
         ]
+        if s.take_over_from:
+            cmd += ["--take-over-from", str(s.take_over_from)]
         for failpoint in s.failpoints:
             cmd += ["--failpoint", failpoint]
         if s.sink:

@@ -9,11 +9,14 @@ lateness, and never below 0. So a report of batch B is justified only if
 
     window end (dedup: event time)  <=  watermark  <=  max(0, max event time read by B-2 - lateness)
 
-The events read by batch B-2 are the positions below its end offsets in Spark's offset log. Where
-that log entry is missing, the bound falls back to what positions alone prove: in the event's own
-partition only earlier offsets were read before it; in the others, any. Sends whose outcome is
-unknown (info) may have been read anywhere, so their times always count. Every fallback is looser,
-never tighter: a correct pipeline is never judged wrongly late.
+The events read by batch B-2 are the positions below its end offsets in Spark's offset log. Each
+generation (checkpoint) numbers its batches from 0; a generation that took the job over starts
+where the one before committed, with that one's watermark carried over, so for its batches 0 and 1
+everything below its start offsets counts as read. Where a log entry is missing, the bound falls
+back to what positions alone prove: in the event's own partition only earlier offsets were read
+before it; in the others, any. Sends whose outcome is unknown (info) may have been read anywhere,
+so their times always count. Every fallback is looser, never tighter: a correct pipeline is never
+judged wrongly late.
 """
 
 from __future__ import annotations
@@ -67,10 +70,10 @@ class LatenessJudge:
             floor, what = window_start + self._window_ms, "window end"
         if report.watermark_ms < floor:
             return f"watermark {report.watermark_ms} is before the event's {what} {floor}: it was not late"
-        wrong_batch = self._outside_batch(position, report.batch_id)
+        wrong_batch = self._outside_batch(position, report.generation, report.batch_id)
         if wrong_batch:
             return wrong_batch
-        ceiling, read = self._ceiling(position, report.batch_id)
+        ceiling, read = self._ceiling(position, report.generation, report.batch_id)
         highest = max(0, ceiling - self._lateness_ms) if ceiling != NEVER else 0
         if report.watermark_ms > highest:
             seen = f"event times up to {ceiling}" if ceiling != NEVER else "no event"
@@ -80,23 +83,28 @@ class LatenessJudge:
             )
         return None
 
-    def _outside_batch(self, position: Position, batch_id: int) -> str | None:
+    def _outside_batch(self, position: Position, generation: int, batch_id: int) -> str | None:
         topic, partition, offset = position
-        end = self._ends.get(batch_id, {}).get((topic, partition))
-        start = self._ends.get(batch_id - 1, {}).get((topic, partition)) if batch_id > 0 else None
+        end = self._ends.get((generation, batch_id), {}).get((topic, partition))
+        start = self._ends.get((generation, batch_id - 1), {}).get((topic, partition))
         if (end is not None and offset >= end) or (start is not None and offset < start):
             return (
-                f"reported by batch {batch_id}, which read offsets "
+                f"reported by batch {batch_id} of generation {generation}, which read offsets "
                 f"[{'?' if start is None else start}, {end}) of {topic}/{partition}"
             )
         return None
 
-    def _ceiling(self, position: Position, batch_id: int) -> tuple[int, str]:
-        """The largest event time read before `batch_id`'s watermark was set, and what was read."""
+    def _ceiling(self, position: Position, generation: int, batch_id: int) -> tuple[int, str]:
+        """The largest event time read before the batch's watermark was set, and what was read."""
         if batch_id < 2:
-            # Batches 0 and 1 drop by the initial watermark: no batch was planned before batch 0.
-            return self._unknown_max, f"no batch before batch {batch_id}'s watermark"
-        before = self._ends.get(batch_id - 2)
+            # Batches 0 and 1 drop by the watermark the generation started with: nothing for the
+            # first, the one carried over for a take-over, set from what the old one had read.
+            started = self._ends.get((generation, -1))
+            if generation == 1 or started is None:
+                return self._unknown_max, f"no batch before batch {batch_id}'s watermark"
+            highest = max((self._max_below(tp, end) for tp, end in started.items()), default=NEVER)
+            return max(highest, self._unknown_max), f"the input before generation {generation}"
+        before = self._ends.get((generation, batch_id - 2))
         if before is not None:
             highest = max((self._max_below(tp, end) for tp, end in before.items()), default=NEVER)
             return max(highest, self._unknown_max), f"the input of batches up to {batch_id - 2}"

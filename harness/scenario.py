@@ -19,6 +19,7 @@ from harness.eventually import eventually
 from harness.kafka_admin import end_offsets
 from harness.nemesis import AnyFault
 from harness.producer import Transactions
+from harness.sink_reader import cassandra_session
 from harness.trial import Trial
 from harness.workload import WorkloadSpec
 
@@ -90,16 +91,23 @@ class StartDriver(Step):
 
 @dataclass(frozen=True)
 class StartRefused(Step):
-    """A driver with changed settings on the same checkpoint: it must exit 2, naming the change."""
+    """A driver that must be refused: exit 2, saying `message`. With changed settings on the same
+    checkpoint; or, `new_checkpoint`, on a checkpoint of its own while the job has an owner."""
 
     changes: tuple[tuple[str, Any], ...]
     message: str
+    new_checkpoint: bool = False
 
     def __str__(self) -> str:
+        if self.new_checkpoint:
+            return "start a driver on a new checkpoint, no take-over: refused as a second generation"
         return f"start a driver with {dict(self.changes)}: refused, naming the change"
 
     def run(self, ctx: Context) -> None:
-        driver = ctx.trial.start_driver(ready=False, **dict(self.changes))
+        changes = dict(self.changes)
+        if self.new_checkpoint:
+            changes["checkpoint"] = ctx.trial.new_checkpoint()
+        driver = ctx.trial.start_driver(ready=False, **changes)
         code = ctx.trial.wait_exit(driver)
         logs = driver.logs()
         assert code == 2, f"a driver on changed settings exited {code}, not 2; its log ends:\n{logs[-2000:]}"
@@ -114,6 +122,91 @@ class StopDriver(Step):
     def run(self, ctx: Context) -> None:
         code = ctx.trial.drivers[-1].stop()
         assert code == 0, f"graceful stop exited {code}"
+
+
+@dataclass(frozen=True)
+class TakeOver(Step):
+    """The documented reset: a driver on a new checkpoint that takes the job over from the stopped
+    one (--take-over-from), continuing its offsets and carrying its open windows."""
+
+    def __str__(self) -> str:
+        return "reset: a new checkpoint takes the job over (--take-over-from the stopped one)"
+
+    def run(self, ctx: Context) -> None:
+        old = ctx.trial.spec.checkpoint
+        ctx.trial.move_to(ctx.trial.new_checkpoint(), take_over_from=old)
+        ctx.trial.start_driver()
+
+
+@dataclass(frozen=True)
+class NaiveReset(Step):
+    """Negative control: a reset done the naive way. The checkpoint is replaced by an empty one
+    reading from `latest`, and the job's registry entry deleted (as a pipeline without one would
+    have none to refuse it by)."""
+
+    def __str__(self) -> str:
+        return "naive reset: forget the job's generations, start a new checkpoint at latest"
+
+    def run(self, ctx: Context) -> None:
+        trial = ctx.trial
+        with cassandra_session(trial.stack.cassandra_host, trial.stack.cassandra_port) as session:
+            session.execute(f"DELETE FROM {trial.spec.keyspace}.generations WHERE job = %s", (trial.job,))
+        trial.move_to(trial.new_checkpoint(), starting_offsets="latest")
+        trial.start_driver()
+
+
+@dataclass(frozen=True)
+class ForeignWrites(Step):
+    """Another writer, as cqlsh would: an UPDATE of one count and a DELETE of another row, both at
+    the client's current time, which is above every write of the generation running."""
+
+    def __str__(self) -> str:
+        return "another client updates one count to 999999 and deletes another row (cqlsh-style)"
+
+    def run(self, ctx: Context) -> None:
+        trial = ctx.trial
+        table = f"{trial.spec.keyspace}.pageviews"
+        key = "WHERE job = %s AND site_id = %s AND window_start = %s"
+        with cassandra_session(trial.stack.cassandra_host, trial.stack.cassandra_port) as session:
+            rows = sorted(
+                (row.site_id, row.window_start)
+                for row in session.execute(f"SELECT job, site_id, window_start FROM {table}")
+                if row.job == trial.job
+            )
+            assert len(rows) >= 2, f"two rows to write over, found {rows}"
+            updated, deleted = ctx.rng.sample(rows, 2)
+            session.execute(f"UPDATE {table} SET views = 999999 {key}", (trial.job, *updated))
+            session.execute(f"DELETE FROM {table} {key}", (trial.job, *deleted))
+        print(f"[foreign] updated {updated}, deleted {deleted}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class SecondJob(Step):
+    """Another job in the same keyspace, on its own topic, checkpoint and history, run to the end
+    while the trial's job runs: both must stay exact (the job is part of every row's key)."""
+
+    events: int
+
+    def __str__(self) -> str:
+        return f"run a second job ({self.events} events, own topic) in the same keyspace: exact"
+
+    def run(self, ctx: Context) -> None:
+        main = ctx.trial
+        other = Trial(
+            main.stack,
+            "second-job",
+            keyspace=main.spec.keyspace,
+            window=main.spec.window,
+            allowed_lateness=main.spec.allowed_lateness,
+        )
+        try:
+            other.produce(WorkloadSpec(seed=ctx.seed + 7, events=self.events, sites=20))
+            other.start_driver()
+            other.wait_consumed()
+            verdict = other.verdict()
+            assert verdict.valid is True, f"the second job:\n{verdict.explain()}\n\n{other.diagnosis()}"
+        finally:
+            other.close()
 
 
 @dataclass(frozen=True)

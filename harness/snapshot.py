@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 RowKey = tuple[str, int]  # (site_id, window_start_ms)
 Position = tuple[str, int, int]  # (topic, partition, offset)
 TopicPartition = tuple[str, int]
+# (generation, batch id); batch -1 stands for where the generation started reading.
+BatchKey = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class LateReport:
     window_start_ms: int
     watermark_ms: int
     batch_id: int
+    generation: int = 1
 
     @property
     def row(self) -> RowKey:
@@ -32,8 +35,9 @@ class SinkSnapshot:
 
     `allowed_lateness_ms` and `dedup` are the pipeline's settings: they say which watermark a late
     report may claim (0 lateness is the loosest sound bound). `batch_end_offsets` is Spark's offset
-    log (`offsets/N` of the checkpoint: batch id -> end offset per topic partition); a batch whose
-    entry is missing (purged, another checkpoint) is judged by positions alone.
+    log of each generation's checkpoint (`offsets/N`: (generation, batch id) -> end offset per topic
+    partition, and (generation, -1) -> the offsets it started from); a batch whose entry is missing
+    (purged) is judged by positions alone.
     """
 
     window_ms: int
@@ -42,4 +46,4 @@ class SinkSnapshot:
     late: Mapping[Position, LateReport] = field(default_factory=dict)
     allowed_lateness_ms: int = 0
     dedup: bool = False
-    batch_end_offsets: Mapping[int, Mapping[TopicPartition, int]] = field(default_factory=dict)
+    batch_end_offsets: Mapping[BatchKey, Mapping[TopicPartition, int]] = field(default_factory=dict)

@@ -88,7 +88,8 @@ class Sampler:
             self._cluster = Cluster([stack.cassandra_host], port=stack.cassandra_port, connect_timeout=5)
             self._session = self._cluster.connect()
             self._session.default_timeout = 5
-        snapshot = snapshot_or_empty(self._session, self._trial.spec.keyspace, self._trial.window_ms)
+        trial = self._trial
+        snapshot = snapshot_or_empty(self._session, trial.spec.keyspace, trial.job, trial.window_ms)
         return sum(snapshot.counts.values()) + len(snapshot.dead_letters) + len(snapshot.late)
 
     def sample(self) -> Sample | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from harness.checker import Verdict, check
@@ -16,9 +17,9 @@ from harness.driver import Driver, DriverSpec, consumed_offsets, last_progress
 from harness.eventually import eventually
 from harness.history import History
 from harness.kafka_admin import create_topic, end_offsets
-from harness.offset_log import batch_end_offsets
+from harness.offset_log import generations_offsets
 from harness.producer import ProduceSummary, Transactions, produce, produce_in_transactions
-from harness.sink_reader import cassandra_session, snapshot_or_empty
+from harness.sink_reader import cassandra_session, generation_checkpoints, snapshot_or_empty
 from harness.snapshot import SinkSnapshot
 from harness.stack import StackInfo
 from harness.workload import WorkloadSpec, generate
@@ -35,12 +36,15 @@ def duration_ms(text: str) -> int:
 
 
 class Trial:
-    def __init__(self, stack: StackInfo, name: str, partitions: int = 4, **spec: Any) -> None:
+    def __init__(
+        self, stack: StackInfo, name: str, partitions: int = 4, keyspace: str | None = None, **spec: Any
+    ) -> None:
+        """`keyspace`: another trial's, to run a second job beside it; by default the trial's own."""
         suffix = uuid.uuid4().hex[:8]
         self.stack = stack
         self.name = f"{name}-{suffix}"
         topic = self.name
-        keyspace = re.sub(r"\W", "_", f"t_{self.name}")[:48]
+        keyspace = keyspace or re.sub(r"\W", "_", f"t_{self.name}")[:48]
         workdir = stack.shared_dir / self.name
         workdir.mkdir(parents=True)
         self.spec = DriverSpec(topic=topic, keyspace=keyspace, checkpoint=workdir / "checkpoint", **spec)
@@ -48,6 +52,20 @@ class Trial:
         self.drivers: list[Driver] = []
         self._next_index = 0
         create_topic(stack.bootstrap_servers, topic, partitions)
+
+    @property
+    def job(self) -> str:
+        """The pipeline's --job: the harness runs every job under its topic's name."""
+        return self.spec.topic
+
+    def new_checkpoint(self) -> Path:
+        """A checkpoint beside the trial's others that no driver has used."""
+        taken = {p.name for p in self.spec.checkpoint.parent.glob("checkpoint*")}
+        return self.spec.checkpoint.parent / f"checkpoint-{len(taken) + 1}"
+
+    def move_to(self, checkpoint: Path, **changes: Any) -> None:
+        """Later drivers run on `checkpoint` (a reset, a take-over), with `changes` to the spec."""
+        self.spec = replace(self.spec, checkpoint=checkpoint, **changes)
 
     @property
     def window_ms(self) -> int:
@@ -106,12 +124,14 @@ class Trial:
     def snapshot(self) -> SinkSnapshot:
         """The tables, with the settings and Spark's offset log that late reports are judged by."""
         with cassandra_session(self.stack.cassandra_host, self.stack.cassandra_port) as session:
-            tables = snapshot_or_empty(session, self.spec.keyspace, self.window_ms)
+            tables = snapshot_or_empty(session, self.spec.keyspace, self.job, self.window_ms)
+            checkpoints = generation_checkpoints(session, self.spec.keyspace, self.job) if tables.late else {}
         return replace(
             tables,
             allowed_lateness_ms=duration_ms(self.spec.allowed_lateness),
             dedup=self.spec.dedup,
-            batch_end_offsets=batch_end_offsets(self.spec.checkpoint),
+            # Drivers see the shared directory at the same path as the harness.
+            batch_end_offsets=generations_offsets({g: Path(c) for g, c in checkpoints.items()}),
         )
 
     def verdict(self, distinct: bool | None = None) -> Verdict:

@@ -57,8 +57,38 @@ def late_event_watermark_ms(spark: SparkSession, checkpoint: str, batch_id: int)
     before the batch ran, so a replay of the batch finds the same value and reports the same events.
     """
     # Batch 0 has no previous batch: Spark then uses its own (initial) watermark.
-    source = batch_id - 1 if batch_id > 0 else 0
-    metadata = _batch_metadata(spark, checkpoint, source)
+    return batch_watermark_ms(spark, checkpoint, batch_id - 1 if batch_id > 0 else 0)
+
+
+def batch_ids(spark: SparkSession, checkpoint: str, log: str) -> list[int]:
+    """The batch ids in Spark's `offsets` (planned) or `commits` (done) log, in order."""
+    path, fs = _path_and_fs(spark, checkpoint, log)
+    if not fs.exists(path):
+        return []
+    names = (str(status.getPath().getName()) for status in fs.listStatus(path))
+    # Spark writes each entry to a temporary file and renames it: only the numbered names count.
+    return sorted(int(name) for name in names if name.isdigit())
+
+
+def batch_watermark_ms(spark: SparkSession, checkpoint: str, batch_id: int) -> int:
+    metadata = _batch_metadata(spark, checkpoint, batch_id)
     if metadata is None:
-        raise FileNotFoundError(f"no offsets/{source} in checkpoint {checkpoint}: the checkpoint is damaged")
+        raise FileNotFoundError(f"no offsets/{batch_id} in checkpoint {checkpoint}")
     return int(str(metadata.get("batchWatermarkMs", 0)))
+
+
+def batch_end_offsets(spark: SparkSession, checkpoint: str, batch_id: int) -> str:
+    """Kafka JSON offsets where batch `batch_id` stopped reading (the one source's line)."""
+    text = read_text(spark, checkpoint, f"offsets/{batch_id}")
+    if text is None:
+        raise FileNotFoundError(f"no offsets/{batch_id} in checkpoint {checkpoint}")
+    return text.splitlines()[2]
+
+
+def initial_offsets(spark: SparkSession, checkpoint: str) -> str:
+    """Kafka JSON offsets the query's first batch started from, as the Kafka source recorded them."""
+    text = read_text(spark, checkpoint, "sources/0/0")
+    if text is None:
+        raise FileNotFoundError(f"no sources/0/0 in checkpoint {checkpoint}")
+    # The Kafka source writes a zero byte before its version line, for Spark 2.1's reader.
+    return text.lstrip("\x00").splitlines()[1]

@@ -13,6 +13,10 @@ class PipelineConfig:
     cassandra_hosts: tuple[str, ...]
     keyspace: str
     checkpoint: str
+    # Whose rows these are in the keyspace; several jobs may share one. None: the topic.
+    job_name: str | None = None
+    # The checkpoint of the generation this start takes over (see pipeline/takeover.py).
+    take_over_from: str | None = None
     master: str = "local[2]"
     trigger_interval: str = "1 second"
     window: str = "1 minute"
@@ -32,6 +36,10 @@ class PipelineConfig:
     failpoints: tuple[str, ...] = field(default=())
     # MODULE:CLASS of the foreachBatch sink; others exist only as negative controls in the tests.
     sink: str = "pipeline.sink:CassandraSink"
+
+    @property
+    def job(self) -> str:
+        return self.job_name or self.topic
 
     @property
     def cassandra_contact(self) -> tuple[list[str], int]:
@@ -57,6 +65,19 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--checkpoint", required=True, help="checkpoint directory, visible to driver and executors"
     )
+    run.add_argument(
+        "--job",
+        dest="job_name",
+        default=None,
+        help="name of the job's rows in the keyspace (default: the topic); one checkpoint owns it",
+    )
+    run.add_argument(
+        "--take-over-from",
+        default=None,
+        metavar="OLD_CHECKPOINT",
+        help="start this new checkpoint as the job's next generation, from exactly where the stopped "
+        "OLD_CHECKPOINT committed, carrying its open windows (a checkpoint reset that keeps counts exact)",
+    )
     run.add_argument("--master", default=PipelineConfig.master, help="spark://host:port or local[N]")
     run.add_argument("--trigger-interval", default=PipelineConfig.trigger_interval)
     run.add_argument("--window", default=PipelineConfig.window, help="event-time window length")
@@ -75,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--starting-offsets",
         default=PipelineConfig.starting_offsets,
-        help="earliest, latest or Kafka JSON offsets; used only by a new checkpoint",
+        help="earliest, latest or Kafka JSON offsets; used only by the first generation's new checkpoint",
     )
     run.add_argument("--max-offsets-per-trigger", type=int, default=None)
     run.add_argument("--max-event-bytes", type=int, default=PipelineConfig.max_event_bytes)
@@ -122,6 +143,8 @@ def from_arguments(args: argparse.Namespace) -> PipelineConfig:
         cassandra_hosts=tuple(h.strip() for h in args.cassandra_hosts.split(",") if h.strip()),
         keyspace=args.keyspace,
         checkpoint=args.checkpoint,
+        job_name=args.job_name,
+        take_over_from=args.take_over_from,
         master=args.master,
         trigger_interval=args.trigger_interval,
         window=args.window,

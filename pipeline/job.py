@@ -1,4 +1,4 @@
-"""Wires the job: Spark session, Kafka direct source, parse, count, Cassandra sink; stops on SIGTERM."""
+"""Wires the job: Spark session, generation, Kafka source, parse, count, Cassandra sink; stops on SIGTERM."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from pipeline.checkpoint import late_event_watermark_ms
 from pipeline.config import PipelineConfig
 from pipeline.counting import sink_input
 from pipeline.failpoints import Failpoints
+from pipeline.generations import Generation, NotOwner, Registry, claim
 from pipeline.parse import parse_events
 from pipeline.pinned import SettingsChanged, pin
-from pipeline.schema import ensure_schema
+from pipeline.schema import SchemaOutdated, ensure_schema
 from pipeline.sink import CassandraSink
+from pipeline.takeover import TakeOverRefused, read_carried, take_over
 
 
 class ProgressLog(StreamingQueryListener):
@@ -63,11 +65,13 @@ def spark_session(config: PipelineConfig) -> SparkSession:
 
 
 def start_query(spark: SparkSession, config: PipelineConfig, sink: CassandraSink) -> StreamingQuery:
+    generation = sink.generation
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", config.bootstrap_servers)
         .option("subscribe", config.topic)
-        .option("startingOffsets", config.starting_offsets)
+        # Read only when the checkpoint is new: a taken-over generation starts where the old stopped.
+        .option("startingOffsets", generation.start_offsets or config.starting_offsets)
         .option("kafka.isolation.level", config.kafka_isolation_level)
         # A gap in the offsets (retention, a truncated log) must stop the job, not skip events.
         .option("failOnDataLoss", "true")
@@ -78,7 +82,9 @@ def start_query(spark: SparkSession, config: PipelineConfig, sink: CassandraSink
         reader.load(), config.max_event_bytes, config.dead_letter_copy_bytes, config.max_event_time_ahead
     )
     return (
-        sink_input(events, config.window, config.allowed_lateness, config.dedup)
+        sink_input(
+            events, config.window, config.allowed_lateness, config.dedup, generation.carried_watermark_ms
+        )
         .writeStream.outputMode("update")
         .option("checkpointLocation", config.checkpoint)
         .trigger(processingTime=config.trigger_interval)
@@ -96,9 +102,22 @@ def _load(path: str) -> type[CassandraSink]:
     return sink_class
 
 
+def start_generation(spark: SparkSession, registry: Registry, config: PipelineConfig) -> Generation:
+    """The generation this start runs as: a take-over the first time its checkpoint starts with
+    --take-over-from, otherwise the checkpoint's own (registered as the first if the job is new)."""
+    if config.take_over_from:
+        if config.take_over_from.rstrip("/") == config.checkpoint.rstrip("/"):
+            raise TakeOverRefused("--take-over-from names this start's own --checkpoint: give a new one")
+        _, known = registry.generations(config.job)
+        if not any(g.checkpoint == config.checkpoint for g in known):
+            return take_over(spark, registry, config)
+    return claim(registry, config.job, config.checkpoint)
+
+
 def run(config: PipelineConfig) -> int:
     """Run until SIGTERM (exit 0 after the batch in flight), a query failure (exit 1), or a refusal to
-    start on a checkpoint built with other settings (exit 2)."""
+    start (exit 2): a checkpoint built with other settings, a second generation of the job, a
+    take-over that could not keep the counts exact."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     spark = spark_session(config)
@@ -112,15 +131,31 @@ def run(config: PipelineConfig) -> int:
     hosts, port = config.cassandra_contact
     cluster = Cluster(hosts, port=port, connect_timeout=30)
     session = cluster.connect()
-    ensure_schema(session, config.keyspace, config.replication_factor)
+    try:
+        ensure_schema(session, config.keyspace, config.replication_factor)
+        registry = Registry(session, config.keyspace)
+        generation = start_generation(spark, registry, config)
+    except (SchemaOutdated, NotOwner, TakeOverRefused) as refused:
+        print(f"refused: {refused}", file=sys.stderr, flush=True)
+        cluster.shutdown()
+        return 2
+    print(
+        f"job {generation.job!r}: generation {generation.number}, fence base {generation.base_us}",
+        file=sys.stderr,
+        flush=True,
+    )
     sink_class = _load(config.sink)
     sink = sink_class(
         session,
         config.keyspace,
+        generation,
+        lambda: registry.owns(generation),
         lambda batch_id: late_event_watermark_ms(spark, config.checkpoint, batch_id),
         Failpoints(config.failpoints),
+        carried=read_carried(session, config.keyspace, generation),
         dedup=config.dedup,
     )
+    sink.restore_carried()
     if config.progress_log:
         spark.streams.addListener(ProgressLog(config.progress_log))
     query = start_query(spark, config, sink)

@@ -4,10 +4,10 @@ An event is a JSON object {"event_id": str, "site_id": str, "page": str, "ts": i
 the event time in milliseconds since the Unix epoch (UTC). Unknown fields are ignored.
 Every record comes out as exactly one row: `reason` is null for an event, or says why it is rejected.
 
-An event time more than `max_ahead` past the batch's own time is a dead letter (`future_ts`), not
-an event: one event dated 2100 would otherwise take the watermark there and make every later
-event late for good. In a streaming query `current_timestamp()` is the batch's timestamp, which
-Spark records in `offsets/N` before the batch runs, so a replay of the batch classifies the same.
+An event time more than `max_ahead` past its Kafka record's timestamp (when it was produced, or
+appended with LogAppendTime) is a dead letter (`future_ts`), not an event: one event dated 2100
+would otherwise take the watermark there and make every later event late for good. The record's
+timestamp is part of the record, so every replay, and a take-over's recount, classifies the same.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def parse_events(
 ) -> DataFrame:
     """Kafka source rows -> topic, partition, offset, event_id, site_id, event_time, reason, raw, raw_size.
 
-    `max_ahead`: how far past the batch's time an event time may be (an interval such as "1 hour")."""
+    `max_ahead`: how far past its record's timestamp an event time may be (an interval: "1 hour")."""
     size = F.length("value")
     text = F.col("value").cast("string")
     # Strict JSON: Spark's parser would otherwise accept single-quoted strings.
@@ -82,9 +82,7 @@ def parse_events(
         .when(_blank(F.col("json.event_id")), "missing_event_id")
         .when(_blank(F.col("json.site_id")), "missing_site_id")
         .when(ts_ms.isNull() | (ts_ms > MAX_TS_MS), "invalid_ts")
-        .when(
-            F.timestamp_millis(ts_ms) > F.current_timestamp() + F.expr(f"INTERVAL {max_ahead}"), "future_ts"
-        )
+        .when(F.timestamp_millis(ts_ms) > F.col("timestamp") + F.expr(f"INTERVAL {max_ahead}"), "future_ts")
     )
     # Oversized values are neither decoded nor parsed: the dead letter only needs their size.
     # explode(array(...)) is a Generate, which the optimizer cannot inline: from a plain column it

@@ -19,6 +19,7 @@ from pipeline.config import PipelineConfig
 FILE = "tally-settings.json"
 # Every setting that changes which rows are written; option name -> its value in the config.
 PINNED: dict[str, Callable[[PipelineConfig], object]] = {
+    "--job": lambda c: c.job,
     "--topic": lambda c: c.topic,
     "--window": lambda c: c.window,
     "--allowed-lateness": lambda c: c.allowed_lateness,

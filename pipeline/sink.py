@@ -1,9 +1,11 @@
 """The foreachBatch sink: writes a micro-batch's rows to Cassandra so that no replay can count twice.
 
-Every write of batch N carries `USING TIMESTAMP N` (the fence). Spark replays a batch with the same
-id, offsets, watermark and state, so a replay rewrites identical values under the same timestamp: a
-no-op. A stale attempt of batch N (a driver presumed dead that wakes up) writes under timestamp N,
-which loses to any newer batch's write of the same row: counts never go backwards.
+Every write of batch N carries `USING TIMESTAMP base + N`, the generation's fence (`generations.py`).
+Spark replays a batch with the same id, offsets, watermark and state, so a replay rewrites identical
+values under the same timestamp: a no-op. A stale attempt of batch N (a driver presumed dead that
+wakes up) writes under base + N, which loses to any newer batch's write of the same row, and to
+every write of a later generation: counts never go backwards. Before each batch the sink asks the
+registry whether its generation still owns the job, so a generation that was taken over stops.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pyspark.sql import DataFrame, Row
 
 from pipeline.counting import KIND_COUNT, KIND_DEAD, KIND_EVENT, sink_rows
 from pipeline.failpoints import Failpoints
+from pipeline.generations import Carried, Generation
 from pipeline.schema import DEAD_LETTERS, LATE_EVENTS, PAGEVIEWS
 
 TRANSIENT = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout)
@@ -31,21 +34,31 @@ class StopRequested(RuntimeError):
     """Raised into Spark for a batch that starts after SIGTERM: it stays uncommitted and replays."""
 
 
+class Fenced(RuntimeError):
+    """Raised into Spark when another generation took the job over: this one must stop writing."""
+
+
 class CassandraSink:
     def __init__(
         self,
         session: Session,
         keyspace: str,
+        generation: Generation,
+        owns: Callable[[], bool],
         watermark_of: Callable[[int], int],
         failpoints: Failpoints,
+        carried: Carried | None = None,
         retry_for_s: float = 120.0,
         dedup: bool = False,
     ) -> None:
         self.session = session
         self.keyspace = keyspace
+        self.generation = generation
         self.failpoints = failpoints
+        self.carried = dict(carried or {})
         # Must match the query's: deduplication changes which events Spark drops as late.
         self.dedup = dedup
+        self._owns = owns
         self._watermark_of = watermark_of
         self._retry_for_s = retry_for_s
         self._idle = threading.Condition()
@@ -54,16 +67,16 @@ class CassandraSink:
         prefix = f"INSERT INTO {keyspace}."
         suffix = " USING TIMESTAMP ?"
         self._pageview = self._prepare(
-            prefix + PAGEVIEWS + " (site_id, window_start, window_end, views, batch_id)"
-            " VALUES (?, ?, ?, ?, ?)" + suffix
-        )
-        self._dead = self._prepare(
-            prefix + DEAD_LETTERS + " (topic, partition, offset, reason, raw, raw_size, batch_id)"
+            prefix + PAGEVIEWS + " (job, site_id, window_start, window_end, views, generation, batch_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)" + suffix
         )
+        self._dead = self._prepare(
+            prefix + DEAD_LETTERS + " (job, topic, partition, offset, reason, raw, raw_size, generation,"
+            " batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" + suffix
+        )
         self._late = self._prepare(
-            prefix + LATE_EVENTS + " (topic, partition, offset, event_id, site_id, window_start,"
-            " watermark, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)" + suffix
+            prefix + LATE_EVENTS + " (job, topic, partition, offset, event_id, site_id, window_start,"
+            " watermark, generation, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + suffix
         )
 
     def _prepare(self, cql: str) -> Any:
@@ -84,11 +97,33 @@ class CassandraSink:
                 self._busy = False
                 self._idle.notify_all()
 
+    def late_watermark_ms(self, batch_id: int) -> int:
+        """What batch `batch_id` reports late events by: Spark's watermark, or the one the generation
+        carried over if that is higher (Spark's own starts again from nothing on a new checkpoint)."""
+        return max(self.generation.carried_watermark_ms, self._watermark_of(batch_id))
+
+    def restore_carried(self) -> None:
+        """Write the open windows this generation took over, under every batch of its own."""
+        g = self.generation
+        self._execute(
+            self._pageview,
+            [
+                (g.job, site, start, end, views, g.number, -1, g.carried_fence)
+                for (site, start, end), views in self.carried.items()
+            ],
+        )
+
     def write(self, batch: DataFrame, batch_id: int) -> None:
-        watermark_ms = self._watermark_of(batch_id)
-        writes = plan_writes(sink_rows(batch, watermark_ms, self.dedup).collect(), batch_id, watermark_ms)
+        watermark_ms = self.late_watermark_ms(batch_id)
+        rows = sink_rows(batch, watermark_ms, self.dedup).collect()
+        writes = plan_writes(rows, batch_id, watermark_ms, self.generation, self.carried)
         if not writes:
             return
+        if not self._owns():
+            raise Fenced(
+                f"batch {batch_id} not written: generation {self.generation.number} of job "
+                f"{self.generation.job!r} no longer owns it (another checkpoint took it over)"
+            )
         self.failpoints.hit("sink.before_write", batch_id)
         self._execute(self._dead, writes.dead_letters)
         self._execute(self._late, writes.late_events)
@@ -145,22 +180,40 @@ class BatchWrites:
         )
 
 
-def plan_writes(rows: Sequence[Row], batch_id: int, watermark_ms: int) -> BatchWrites:
-    """Rows of `sink_rows` -> the writes of batch `batch_id`, all fenced by write timestamp = batch id."""
-    fence = batch_id
+def plan_writes(
+    rows: Sequence[Row],
+    batch_id: int,
+    watermark_ms: int,
+    generation: Generation,
+    carried: Carried | None = None,
+) -> BatchWrites:
+    """Rows of `sink_rows` -> the writes of batch `batch_id`, all fenced by the generation's write
+    timestamp for the batch; a count is the generation's own plus what it carried for the window."""
+    fence, job, number = generation.fence(batch_id), generation.job, generation.number
+    carried = carried or {}
     return BatchWrites(
         pageviews=[
-            (r.site_id, r.window_start, r.window_end, r.views, batch_id, fence)
+            (
+                job,
+                r.site_id,
+                r.window_start,
+                r.window_end,
+                carried.get((r.site_id, r.window_start, r.window_end), 0) + r.views,
+                number,
+                batch_id,
+                fence,
+            )
             for r in rows
             if r.kind == KIND_COUNT
         ],
         dead_letters=[
-            (r.topic, r.partition, r.offset, r.reason, r.raw, r.raw_size, batch_id, fence)
+            (job, r.topic, r.partition, r.offset, r.reason, r.raw, r.raw_size, number, batch_id, fence)
             for r in rows
             if r.kind == KIND_DEAD
         ],
         late_events=[
             (
+                job,
                 r.topic,
                 r.partition,
                 r.offset,
@@ -168,6 +221,7 @@ def plan_writes(rows: Sequence[Row], batch_id: int, watermark_ms: int) -> BatchW
                 r.site_id,
                 r.window_start,
                 watermark_ms,
+                number,
                 batch_id,
                 fence,
             )

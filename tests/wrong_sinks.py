@@ -35,17 +35,18 @@ class IncrementingSink(CassandraSink):
         deltas = _events_per_window(batch)
         if not deltas:
             return
+        job = self.generation.job
         read = self.session.prepare(
-            f"SELECT views FROM {self.keyspace}.pageviews WHERE site_id = ? AND window_start = ?"
+            f"SELECT views FROM {self.keyspace}.pageviews WHERE job = ? AND site_id = ? AND window_start = ?"
         )
         write = self.session.prepare(
-            f"INSERT INTO {self.keyspace}.pageviews (site_id, window_start, window_end, views, batch_id)"
-            " VALUES (?, ?, ?, ?, ?)"
+            f"INSERT INTO {self.keyspace}.pageviews (job, site_id, window_start, window_end, views, batch_id)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
         )
         for row in deltas:
-            current = self.session.execute(read, (row.site_id, row.window_start)).one()
+            current = self.session.execute(read, (job, row.site_id, row.window_start)).one()
             views = (current.views if current else 0) + row["count"]
-            self.session.execute(write, (row.site_id, row.window_start, row.window_end, views, batch_id))
+            self.session.execute(write, (job, row.site_id, row.window_start, row.window_end, views, batch_id))
         self.failpoints.hit("sink.after_write", batch_id)
 
 
@@ -71,15 +72,17 @@ class UuidRowsSink(CassandraSink):
             " WHERE site_id = ? AND window_start = ?"
         )
         put = self.session.prepare(
-            f"INSERT INTO {self.keyspace}.pageviews (site_id, window_start, window_end, views, batch_id)"
-            " VALUES (?, ?, ?, ?, ?)"
+            f"INSERT INTO {self.keyspace}.pageviews (job, site_id, window_start, window_end, views, batch_id)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
         )
         for row in deltas:
             self.session.execute(add, (row.site_id, row.window_start, row["count"]))
         self.failpoints.hit("sink.after_write", batch_id)
         for row in deltas:
             views = self.session.execute(total, (row.site_id, row.window_start)).one().views
-            self.session.execute(put, (row.site_id, row.window_start, row.window_end, views, batch_id))
+            self.session.execute(
+                put, (self.generation.job, row.site_id, row.window_start, row.window_end, views, batch_id)
+            )
 
 
 class CommitThenWriteSink(CassandraSink):
@@ -115,9 +118,8 @@ class AllLateSink(CassandraSink):
     judges it exact: counted + dead-lettered + late = acknowledged."""
 
     def write(self, batch: DataFrame, batch_id: int) -> None:
-        writes = plan_writes(
-            sink_rows(batch, self._watermark_of(batch_id), self.dedup).collect(), batch_id, 0
-        )
+        rows = sink_rows(batch, self._watermark_of(batch_id), self.dedup).collect()
+        writes = plan_writes(rows, batch_id, 0, self.generation)
         events = batch.where(F.col("kind") == KIND_EVENT).select(
             "topic",
             "partition",
@@ -128,9 +130,13 @@ class AllLateSink(CassandraSink):
             F.unix_millis("window_end").alias("window_end"),
         )
         self._execute(self._dead, writes.dead_letters)
+        g = self.generation
         self._execute(
             self._late,
-            [(*row[:6], row.window_end, batch_id, batch_id) for row in events.collect()],
+            [
+                (g.job, *row[:6], row.window_end, g.number, batch_id, g.fence(batch_id))
+                for row in events.collect()
+            ],
         )
 
 

@@ -59,12 +59,14 @@ class KafkaFrames:
 
     spark: SparkSession
     topic: str = "pageviews"
+    # Every record's Kafka timestamp: an event time over an hour past it is future_ts.
+    produced: dt.datetime = dt.datetime(2024, 1, 1)
     schema: ClassVar[StructType] = KAFKA_SCHEMA
 
     def __call__(self, records: Sequence[KafkaRecord]) -> DataFrame:
-        appended = dt.datetime(2024, 1, 1)  # the broker's timestamp: the pipeline never reads it
         rows = [
-            (None, value, self.topic, partition, offset, appended, 0) for partition, offset, value in records
+            (None, value, self.topic, partition, offset, self.produced, 0)
+            for partition, offset, value in records
         ]
         return self.spark.createDataFrame(rows, self.schema)
 

@@ -22,16 +22,27 @@ from pipeline.sink import BatchWrites
 # every write is its write timestamp.
 LAYOUT: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pageviews": (
-        ("site_id", "window_start", "window_end", "views", "batch_id"),
-        ("site_id", "window_start"),
+        ("job", "site_id", "window_start", "window_end", "views", "generation", "batch_id"),
+        ("job", "site_id", "window_start"),
     ),
     "dead_letters": (
-        ("topic", "partition", "offset", "reason", "raw", "raw_size", "batch_id"),
-        ("topic", "partition", "offset"),
+        ("job", "topic", "partition", "offset", "reason", "raw", "raw_size", "generation", "batch_id"),
+        ("job", "topic", "partition", "offset"),
     ),
     "late_events": (
-        ("topic", "partition", "offset", "event_id", "site_id", "window_start", "watermark", "batch_id"),
-        ("topic", "partition", "offset"),
+        (
+            "job",
+            "topic",
+            "partition",
+            "offset",
+            "event_id",
+            "site_id",
+            "window_start",
+            "watermark",
+            "generation",
+            "batch_id",
+        ),
+        ("job", "topic", "partition", "offset"),
     ),
 }
 

@@ -22,6 +22,7 @@ def test_the_gate_keeps_a_representative_of_each_fault_class() -> None:
         "service death": {"kafka-killed", "cassandra-paused"},
         "network": {"kafka-link-cut", "cassandra-link-reset"},
         "input": {"bad-input", "late-events", "late-backlog", "resend-dedup", "transactional-input"},
+        "generations": {"checkpoint-reset"},
     }
     for fault_class, names in classes.items():
         assert names <= gate, fault_class

@@ -368,7 +368,11 @@ def test_the_watermark_is_bounded_by_what_batches_two_before_had_read() -> None:
         Send("valid", "site-002", old, "ok", False, False),  # batch 2, p2@0, a day old
     ]
     world = build(sends)
-    ends = {0: {(TOPIC, 0): 1}, 1: {(TOPIC, 0): 1, (TOPIC, 1): 1}, 2: {(TOPIC, p): 1 for p in range(3)}}
+    ends = {
+        (1, 0): {(TOPIC, 0): 1},
+        (1, 1): {(TOPIC, 0): 1, (TOPIC, 1): 1},
+        (1, 2): {(TOPIC, p): 1 for p in range(3)},
+    }
     position, row = world.acked_valid[2]
     counts = {r: n for r, n in world.counts.items() if r != row}
 
@@ -386,6 +390,35 @@ def test_the_watermark_is_bounded_by_what_batches_two_before_had_read() -> None:
     # Without the offset log the positions alone allow batch 1's event (another partition).
     no_log = check(world.history, world.snapshot(counts=counts, late={position: LateReport(*row, TOP_MS, 2)}))
     assert no_log.valid is True
+
+
+def test_a_generation_that_took_over_drops_by_what_the_one_before_had_read() -> None:
+    """A take-over's batches 0 and 1 report late by the watermark it carried: bounded by every event
+    below the offsets it started from, which the old generation read."""
+    sends = [
+        Send("valid", "site-000", TOP_MS - 10 * WINDOW, "ok", False, False),  # p0@0, read by gen 1
+        Send("valid", "site-002", TOP_MS - LATE_BY_MS, "ok", False, False),  # p1@0, gen 2 batch 0
+    ]
+    world = build(sends)
+    position, row = world.acked_valid[1]
+    counts = {r: n for r, n in world.counts.items() if r != row}
+    carried = TOP_MS - 10 * WINDOW
+    report = LateReport(*row, watermark_ms=carried, batch_id=0, generation=2)
+    started = {(2, -1): {(TOPIC, 0): 1, (TOPIC, 1): 0}, (2, 0): {(TOPIC, 0): 1, (TOPIC, 1): 1}}
+    judged = check(
+        world.history, world.snapshot(counts=counts, late={position: report}, batch_end_offsets=started)
+    )
+    assert judged.valid is True
+    # Claiming more than the old generation can have read is caught, as is a first generation's.
+    higher = replace(report, watermark_ms=TOP_MS)
+    too_high = check(
+        world.history, world.snapshot(counts=counts, late={position: higher}, batch_end_offsets=started)
+    )
+    assert late_kinds(too_high) == ["wrongly_late"]
+    first = replace(report, generation=1)
+    assert late_kinds(check(world.history, world.snapshot(counts=counts, late={position: first}))) == [
+        "wrongly_late"
+    ]
 
 
 def test_batches_0_and_1_drop_nothing() -> None:

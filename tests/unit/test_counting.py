@@ -29,6 +29,7 @@ from pipeline import sink as sink_module
 from pipeline.checkpoint import late_event_watermark_ms
 from pipeline.counting import sink_input
 from pipeline.failpoints import Failpoints
+from pipeline.generations import Carried, Generation
 from pipeline.parse import parse_events
 from pipeline.sink import BatchWrites, CassandraSink
 
@@ -40,6 +41,7 @@ WINDOW, WINDOW_MS = "10 seconds", 10_000
 GENEROUS = "1 hour"  # nothing in these scenarios is ever late
 SMALL, SMALL_MS = "5 seconds", 5_000
 MAX_EVENT_BYTES, COPY_BYTES = 1024, 64
+GENERATION = Generation("tally", 1, base_us=1_700_000_000_000_000, checkpoint="checkpoint")
 STRIDE = 1_000  # offsets of file k are k * STRIDE + i
 SITES = ("a", "b", "c")
 NO_DATA_BATCHES = "spark.sql.streaming.noDataMicroBatches.enabled"
@@ -127,6 +129,8 @@ def run_stream(
     idle_batches: bool = True,
     crash_after: Callable[[Attempt], bool] = lambda attempt: False,
     dedup: bool = False,
+    generation: Generation = GENERATION,
+    carried: Carried | None = None,
 ) -> Run:
     """Streams `files` one per trigger; `crash_after` fails the first attempt it matches after its writes.
 
@@ -150,7 +154,16 @@ def run_stream(
     def execute(session: Any, statement: Prepared, params: Sequence[tuple[Any, ...]], **_: Any) -> None:
         written.setdefault(run.store.execute(statement.cql, params), []).extend(params)
 
-    sink = CassandraSink(RecordingSession(), "tally", watermark_of, Failpoints(), dedup=dedup)  # type: ignore[arg-type]
+    sink = CassandraSink(
+        RecordingSession(),  # type: ignore[arg-type]
+        "tally",
+        generation,
+        lambda: True,
+        watermark_of,
+        Failpoints(),
+        carried=carried,
+        dedup=dedup,
+    )
 
     def write_batch(batch: DataFrame, batch_id: int) -> None:
         read.clear()
@@ -171,7 +184,13 @@ def run_stream(
         spark.conf.set(NO_DATA_BATCHES, str(idle_batches).lower())
         try:
             return (
-                sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, lateness, dedup)
+                sink_input(
+                    parse_events(records, MAX_EVENT_BYTES, COPY_BYTES),
+                    WINDOW,
+                    lateness,
+                    dedup,
+                    generation.carried_watermark_ms,
+                )
                 .writeStream.outputMode("update")
                 .option("checkpointLocation", str(checkpoint))
                 .foreachBatch(write_batch)
@@ -238,9 +257,14 @@ def dropping_watermarks(run: Run, lateness_ms: int) -> list[int]:
     return own if run.idle_batches else [0, *own[:-1]]
 
 
+def stored(run: Run, table: str) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The job's rows of `table`, keyed without the job."""
+    return {key[1:]: row for key, row in run.store.rows(table).items() if key[0] == GENERATION.job}
+
+
 def counted(run: Run) -> dict[tuple[str, int], int]:
     """(site, window start) -> views, as the pageviews table reads; checks each row's window end."""
-    rows = run.store.rows("pageviews")
+    rows = stored(run, "pageviews")
     for (_, start), row in rows.items():
         assert row["window_end"] == start + WINDOW_MS
     return {key: row["views"] for key, row in rows.items()}
@@ -253,7 +277,7 @@ def assert_dead_letters(run: Run) -> None:
         for i, value in enumerate(file)
         if isinstance(value, bytes)
     }
-    rows = run.store.rows("dead_letters")
+    rows = stored(run, "dead_letters")
     assert {key: (row["raw"], row["raw_size"]) for key, row in rows.items()} == expected
     assert all(row["reason"] is not None for row in rows.values())
 
@@ -299,7 +323,7 @@ def drifting_batches(draw: st.DrawFn) -> list[list[Record]]:
 def check_counts_are_exact(run: Run) -> None:
     expected = Counter((site, window_start(at)) for _, site, at in pageviews(run))
     assert counted(run) == expected
-    assert run.store.rows("late_events") == {}
+    assert stored(run, "late_events") == {}
     assert_dead_letters(run)
     assert_replays_change_nothing(run)
 
@@ -338,7 +362,7 @@ def test_counts_equal_a_counter_of_valid_events(
 
 def check_late_events_are_exactly_the_dropped_ones(run: Run, lateness_ms: int) -> None:
     watermarks = dropping_watermarks(run, lateness_ms)
-    late = run.store.rows("late_events")
+    late = stored(run, "late_events")
     expected_late = {}
     for offset, site, at in pageviews(run):
         watermark = watermarks[offset // STRIDE]
@@ -362,7 +386,7 @@ def late_rows(run: Run) -> dict[int, tuple[str, int]]:
     """offset -> (site, watermark after BASE_MS) of each late_events row."""
     return {
         key[2]: (row["site_id"], row["watermark"] - BASE_MS)
-        for key, row in run.store.rows("late_events").items()
+        for key, row in stored(run, "late_events").items()
     }
 
 
@@ -415,6 +439,36 @@ def test_late_events_right_after_the_watermark_moves(
     check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
 
 
+@pytest.mark.parametrize("dedup", [False, True], ids=["counts", "dedup"])
+def test_a_taken_over_generation_counts_on_top_of_what_it_carried_and_reports_the_rest_late(
+    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path, dedup: bool
+) -> None:
+    """Windows ending at or before the carried watermark were final in the generation before: their
+    events are late by it, though Spark's own watermark starts again from nothing. Open windows
+    count what was carried plus their own."""
+    carried_watermark = BASE_MS + 20_000
+    taken_over = Generation("tally", 2, GENERATION.base_us + 10**9, "c2", "{}", carried_watermark)
+    open_window = ("a", BASE_MS + 20_000, BASE_MS + 30_000)
+    files: list[list[Record]] = [
+        # [0, 10) and [10, 20) ended at or before 20 s: late; [20, 30) is open and carried 5
+        [Pageview("a", 1_000), Pageview("b", 15_000), Pageview("a", 21_000), Pageview("a", 25_000)],
+        [Pageview("a", 19_999), Pageview("b", 20_001)],
+    ]
+    run = run_stream(
+        spark,
+        kafka_frames,
+        tmp_path,
+        files,
+        GENEROUS,
+        dedup=dedup,
+        generation=taken_over,
+        carried={open_window: 5},
+    )
+    assert counted(run) == {("a", BASE_MS + 20_000): 5 + 2, ("b", BASE_MS + 20_000): 1}
+    assert late_rows(run) == {0: ("a", 20_000), 1: ("b", 20_000), 1000: ("a", 20_000)}
+    assert all(params[-3] == 2 for attempt in run.attempts for params in attempt.writes.pageviews)
+
+
 # Both with a no-data batch after each watermark move and under a backlog (none): the late rule
 # differs between the two only when a batch directly follows the one that moved the watermark.
 LATE_IDLE_BATCHES = st.booleans()
@@ -430,7 +484,7 @@ def test_late_events_complement_the_counts(
     idle_batches: bool,
 ) -> None:
     run = run_stream(spark, kafka_frames, tmp_path_factory.mktemp("late"), files, SMALL, idle_batches)
-    event(f"late events: {len(run.store.rows('late_events'))}")
+    event(f"late events: {len(stored(run, 'late_events'))}")
     check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
 
 
@@ -453,7 +507,7 @@ def check_each_event_counts_once_or_is_late(run: Run, lateness_ms: int) -> None:
             kept.add((site, at))
             expected_counts[(site, window_start(at))] += 1
     assert counted(run) == expected_counts
-    late = run.store.rows("late_events")
+    late = stored(run, "late_events")
     assert {key: (row["site_id"], row["window_start"], row["watermark"]) for key, row in late.items()} == (
         expected_late
     )
@@ -557,7 +611,7 @@ def test_older_batch_after_newer_changes_nothing(
     files: list[list[Record]] = [[Pageview("a", 0)], [Pageview("a", 1_000)], [Pageview("a", 2_000)]]
     run = run_stream(spark, kafka_frames, tmp_path, files, GENEROUS)
     writing = [attempt for attempt in run.attempts if attempt.writes]
-    assert [attempt.writes.pageviews[0][3] for attempt in writing] == [1, 2, 3]
+    assert [attempt.writes.pageviews[0][4] for attempt in writing] == [1, 2, 3]
     store = LwwStore()
     store.apply(writing[2].writes)
     store.apply(writing[0].writes)  # a zombie driver's stale batch, or a replay of an old one

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import time
 from collections.abc import Sequence
@@ -428,9 +430,14 @@ def test_dead_letter_copy_is_bounded_and_size_is_full(
             assert row.reason != "oversized" or len(value) > max_event_bytes
 
 
-def test_an_event_time_past_the_batch_time_and_the_skew_is_a_dead_letter(kafka_frames: KafkaFrames) -> None:
+def test_an_event_time_past_its_records_timestamp_and_the_skew_is_a_dead_letter(
+    kafka_frames: KafkaFrames,
+) -> None:
     """A clock decades ahead would drag the watermark along; within the skew an event is an event."""
     now_ms = int(time.time() * 1000)
+    kafka_frames = dataclasses.replace(
+        kafka_frames, produced=dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC)
+    )
     times = {
         now_ms - 86_400_000: None,
         now_ms + 30 * 60_000: None,

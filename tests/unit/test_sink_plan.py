@@ -1,4 +1,5 @@
-"""plan_writes and CassandraSink.write: every write fenced by its batch id, each kind into its own table."""
+"""plan_writes and CassandraSink.write: every write fenced by its generation's timestamp for the batch,
+each kind into its own table; the fence grows across generations."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from pyspark.sql import Row
 from pipeline import sink as sink_module
 from pipeline.counting import KIND_COUNT, KIND_DEAD, KIND_EVENT, sink_input
 from pipeline.failpoints import Failpoints
+from pipeline.generations import BATCH_ROOM, Generation, next_base
 from pipeline.parse import parse_events
 from pipeline.schema import TABLES
-from pipeline.sink import BatchWrites, CassandraSink, plan_writes
+from pipeline.sink import BatchWrites, CassandraSink, Fenced, plan_writes
 
 if TYPE_CHECKING:
     from conftest import KafkaFrames
@@ -83,31 +85,49 @@ late_rows = st.builds(
     st.text(min_size=1, max_size=5),
     ms,
 )
-batch_ids = st.integers(0, 2**62)
+batch_ids = st.integers(0, 2**40)
+# Microseconds since the epoch: from 1970 to beyond 2200.
+clocks = st.integers(0, 2**53)
+generations = st.builds(
+    lambda number, base: Generation("job", number, base, f"/checkpoints/{number}"),
+    st.integers(1, 1000),
+    clocks,
+)
+GENERATION = Generation("job", 3, base_us=1_000_000, checkpoint="/checkpoints/3")
 
 
-@given(rows=st.lists(count_rows | dead_rows | late_rows, max_size=20), batch_id=batch_ids, watermark_ms=ms)
+@given(
+    rows=st.lists(count_rows | dead_rows | late_rows, max_size=20),
+    batch_id=batch_ids,
+    watermark_ms=ms,
+    generation=generations,
+)
 def test_plan_fences_every_write_and_routes_each_kind(
-    rows: list[Row], batch_id: int, watermark_ms: int
+    rows: list[Row], batch_id: int, watermark_ms: int, generation: Generation
 ) -> None:
-    writes = plan_writes(rows, batch_id, watermark_ms)
+    writes = plan_writes(rows, batch_id, watermark_ms, generation)
     all_writes = writes.pageviews + writes.dead_letters + writes.late_events
     assert len(all_writes) == len(rows)
-    assert all(params[-1] == batch_id for params in all_writes), "the write timestamp is the batch id"
+    fence = generation.base_us + batch_id
+    assert all(params[-1] == fence for params in all_writes), "the write timestamp is base + batch id"
     assert all(params[-2] == batch_id for params in all_writes), "the batch_id column is the batch id"
+    assert all(params[-3] == generation.number for params in all_writes)
+    assert all(params[0] == "job" for params in all_writes), "every row is keyed by its job"
 
     def of(kind: str) -> list[Row]:
         return [row for row in rows if row.kind == kind]
 
+    n = generation.number
     assert writes.pageviews == [
-        (r.site_id, r.window_start, r.window_end, r.views, batch_id, batch_id) for r in of(KIND_COUNT)
+        ("job", r.site_id, r.window_start, r.window_end, r.views, n, batch_id, fence) for r in of(KIND_COUNT)
     ]
     assert writes.dead_letters == [
-        (r.topic, r.partition, r.offset, r.reason, r.raw, r.raw_size, batch_id, batch_id)
+        ("job", r.topic, r.partition, r.offset, r.reason, r.raw, r.raw_size, n, batch_id, fence)
         for r in of(KIND_DEAD)
     ]
     assert writes.late_events == [
         (
+            "job",
             r.topic,
             r.partition,
             r.offset,
@@ -115,13 +135,56 @@ def test_plan_fences_every_write_and_routes_each_kind(
             r.site_id,
             r.window_start,
             watermark_ms,
+            n,
             batch_id,
-            batch_id,
+            fence,
         )
         for r in of(KIND_EVENT)
     ]
     assert bool(writes) == bool(rows)
-    assert plan_writes(list(rows), batch_id, watermark_ms) == writes, "planning is deterministic"
+    assert plan_writes(list(rows), batch_id, watermark_ms, generation) == writes, "a replay writes the same"
+
+
+@given(
+    first_clock=clocks,
+    moves=st.lists(
+        # (batches the generation planned before it was taken over, the clock's move in between:
+        # forwards, not at all, or stepped back by up to a day)
+        st.tuples(st.integers(0, 10**7), st.integers(-86_400 * 10**6, 10**12)),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_fence_timestamps_strictly_grow_across_generations_and_batches(
+    first_clock: int, moves: list[tuple[int, int]]
+) -> None:
+    """Every write of a generation, its carried windows included, beats every write of the ones
+    before it, up to the batch in flight when it was taken over, however the clock moved."""
+    clock = first_clock
+    previous = Generation("job", 1, next_base(None, 0, clock), "/checkpoints/1")
+    for planned, move in moves:
+        clock = max(0, clock + move)
+        current = Generation("job", previous.number + 1, next_base(previous, planned, clock), "c")
+        in_flight = previous.fence(planned + 1)
+        assert previous.fence(planned) < in_flight, "a later batch beats an earlier one"
+        assert current.carried_fence > in_flight, "the carried counts beat the old generation"
+        assert current.fence(0) > current.carried_fence, "the first batch beats the carried counts"
+        assert current.base_us >= clock, "the base is the wall clock unless that would go back"
+        previous = current
+
+
+def test_a_generation_leaves_room_for_the_batches_planned_while_it_is_taken_over() -> None:
+    old = Generation("job", 1, base_us=5_000, checkpoint="a")
+    assert next_base(old, 10, now_us=0) == 5_000 + 10 + BATCH_ROOM
+    assert next_base(old, 10, now_us=10**15) == 10**15
+
+
+@given(carried=st.integers(0, 10**6), views=st.integers(1, 10**6))
+def test_a_taken_over_window_counts_what_was_carried_plus_its_own(carried: int, views: int) -> None:
+    row = sink_row(kind=KIND_COUNT, site_id="s", window_start=0, window_end=60_000, views=views)
+    other = sink_row(kind=KIND_COUNT, site_id="s", window_start=60_000, window_end=120_000, views=views)
+    writes = plan_writes([row, other], 4, 0, GENERATION, {("s", 0, 60_000): carried})
+    assert [params[4] for params in writes.pageviews] == [carried + views, views]
 
 
 def test_plan_example() -> None:
@@ -141,18 +204,18 @@ def test_plan_example() -> None:
             event_id="e9",
         ),
     ]
-    writes = plan_writes(rows, 12, 120_000)
+    writes = plan_writes(rows, 12, 120_000, GENERATION)
     assert writes == BatchWrites(
-        pageviews=[("s", 0, 60_000, 4, 12, 12)],
-        dead_letters=[("t", 1, 7, "invalid_json", b"x", 1, 12, 12)],
-        late_events=[("t", 0, 9, "e9", "s", 0, 120_000, 12, 12)],
+        pageviews=[("job", "s", 0, 60_000, 4, 3, 12, 1_000_012)],
+        dead_letters=[("job", "t", 1, 7, "invalid_json", b"x", 1, 3, 12, 1_000_012)],
+        late_events=[("job", "t", 0, 9, "e9", "s", 0, 120_000, 3, 12, 1_000_012)],
     )
-    assert writes == plan_writes(rows, 12, 120_000)
-    assert plan_writes(rows, 13, 120_000) != writes
+    assert writes == plan_writes(rows, 12, 120_000, GENERATION)
+    assert plan_writes(rows, 13, 120_000, GENERATION) != writes
 
 
 def test_empty_batch_plans_nothing() -> None:
-    writes = plan_writes([], 5, 0)
+    writes = plan_writes([], 5, 0, GENERATION)
     assert not writes
     assert (writes.pageviews, writes.dead_letters, writes.late_events) == ([], [], [])
     assert str(writes) == "0 counts, 0 dead letters, 0 late"
@@ -169,10 +232,10 @@ def primary_key(ddl: str) -> tuple[str, ...]:
 
 def test_model_layout_mirrors_the_sinks_statements_and_the_schema() -> None:
     session = RecordingSession()
-    CassandraSink(session, "ks", lambda batch_id: 0, Failpoints())  # type: ignore[arg-type]
+    sink(session)
     inserts = [parse_insert(prepared.cql) for prepared in session.prepared]
     layouts = {table: (columns, placeholders) for table, columns, placeholders in inserts}
-    assert set(layouts) == set(LAYOUT) == set(TABLES)
+    assert set(layouts) == set(LAYOUT) <= set(TABLES)
     for table, (columns, key) in LAYOUT.items():
         assert layouts[table] == (columns, len(columns) + 1), table
         assert primary_key(TABLES[table]) == key, table
@@ -204,29 +267,68 @@ def test_sink_writes_each_kind_to_its_table_fenced_by_batch_id(
         executed.extend((table, p) for p in params)
 
     monkeypatch.setattr(sink_module, "execute_concurrent_with_args", execute)
-    sink = CassandraSink(RecordingSession(), "ks", lambda batch_id: 60_000, Failpoints())  # type: ignore[arg-type]
-    sink.write(batch, 42)
+    sink(RecordingSession(), watermark_ms=60_000).write(batch, 42)
 
     by_table: dict[str, list[Sequence[Any]]] = {}
     for table, params in executed:
         by_table.setdefault(table, []).append(params)
     # The static aggregation counts every event; only e2's window [0, 60 s) ended at the 60 s watermark.
-    assert sorted(by_table["pageviews"]) == [("s", 0, 60_000, 1, 42, 42), ("s", 60_000, 120_000, 2, 42, 42)]
-    assert by_table["dead_letters"] == [("pageviews", 0, 2, "invalid_json", b"junk", 4, 42, 42)]
-    assert by_table["late_events"] == [("pageviews", 1, 0, "e2", "s", 0, 60_000, 42, 42)]
+    fence = GENERATION.fence(42)
+    assert sorted(by_table["pageviews"]) == [
+        ("job", "s", 0, 60_000, 1, 3, 42, fence),
+        ("job", "s", 60_000, 120_000, 2, 3, 42, fence),
+    ]
+    assert by_table["dead_letters"] == [("job", "pageviews", 0, 2, "invalid_json", b"junk", 4, 3, 42, fence)]
+    assert by_table["late_events"] == [("job", "pageviews", 1, 0, "e2", "s", 0, 60_000, 3, 42, fence)]
+
+
+def test_a_taken_over_generation_reports_late_by_the_watermark_it_carried() -> None:
+    carried = Generation("job", 2, base_us=10, checkpoint="c", carried_watermark_ms=90_000)
+    assert sink(RecordingSession(), carried, watermark_ms=60_000).late_watermark_ms(7) == 90_000
+    assert sink(RecordingSession(), carried, watermark_ms=120_000).late_watermark_ms(7) == 120_000
+
+
+def test_a_generation_taken_over_writes_nothing(kafka_frames: KafkaFrames) -> None:
+    batch = sink_input(
+        parse_events(kafka_frames([(0, 0, b'{"event_id": "e", "site_id": "s", "ts": 1}')]), 1024, 16),
+        "1 minute",
+        "1 minute",
+    )
+    with pytest.raises(Fenced, match="no longer owns"):
+        sink(RecordingSession(), owns=False).write(batch, 5)
+
+
+def sink(
+    session: RecordingSession, generation: Generation = GENERATION, watermark_ms: int = 0, owns: bool = True
+) -> CassandraSink:
+    return CassandraSink(
+        session,  # type: ignore[arg-type]
+        "ks",
+        generation,
+        lambda: owns,
+        lambda batch_id: watermark_ms,
+        Failpoints(),
+    )
 
 
 def test_lww_model_resolves_like_cassandra() -> None:
     """The scaffold's own negative controls: what wins a cell, and what does not."""
     store = LwwStore()
-    store.insert("pageviews", ("s", 0, 60_000, 5, 2, 2))
-    store.insert("pageviews", ("s", 0, 60_000, 9, 1, 1))  # older timestamp: loses, even with more views
-    assert store.rows("pageviews") == {("s", 0): {"window_end": 60_000, "views": 5, "batch_id": 2}}
-    store.insert("pageviews", ("s", 0, 60_000, 4, 2, 2))  # same timestamp: the greater value stays
-    assert store.rows("pageviews")[("s", 0)]["views"] == 5
-    store.insert("pageviews", ("s", 0, 60_000, 6, 2, 2))
-    assert store.rows("pageviews")[("s", 0)]["views"] == 6
-    store.insert("pageviews", ("s", 0, 60_000, None, 2, 2))  # same timestamp: a tombstone wins
-    assert store.rows("pageviews")[("s", 0)]["views"] is None
-    store.insert("pageviews", ("s", 0, 60_000, 1, 3, 3))  # newer timestamp: wins, even with fewer views
-    assert store.rows("pageviews")[("s", 0)] == {"window_end": 60_000, "views": 1, "batch_id": 3}
+    key = ("j", "s", 0)
+
+    def put(views: int | None, timestamp: int) -> None:
+        store.insert("pageviews", ("j", "s", 0, 60_000, views, 1, timestamp, timestamp))
+
+    put(5, 2)
+    put(9, 1)  # older timestamp: loses, even with more views
+    assert store.rows("pageviews") == {
+        key: {"window_end": 60_000, "views": 5, "generation": 1, "batch_id": 2}
+    }
+    put(4, 2)  # same timestamp: the greater value stays
+    assert store.rows("pageviews")[key]["views"] == 5
+    put(6, 2)
+    assert store.rows("pageviews")[key]["views"] == 6
+    put(None, 2)  # same timestamp: a tombstone wins
+    assert store.rows("pageviews")[key]["views"] is None
+    put(1, 3)  # newer timestamp: wins, even with fewer views
+    assert store.rows("pageviews")[key] == {"window_end": 60_000, "views": 1, "generation": 1, "batch_id": 3}
