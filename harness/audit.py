@@ -23,8 +23,9 @@ from harness.audit_model import PROFILES, AuditResult, Profile, Sample, Scenario
 from harness.catalogue import SEED, Entry, select
 from harness.docker_engine import ensure_engine
 from harness.images import ensure_images
+from harness.mutants import BY_MUTANT, MUTANTS, Mutant
 from harness.report import write_report
-from harness.scenario import ScenarioFailed, Step
+from harness.scenario import Check, ScenarioFailed, Step
 from harness.scenario import run as run_steps
 from harness.stack import Stack, StackInfo
 from harness.timeline import Sampler, StepClock, recovery_s
@@ -44,6 +45,8 @@ class AuditOptions:
     events: int
     out: Path
     sink: str | None = None  # MODULE:CLASS of another sink, for negative controls
+    # The mutation suite to run (on each mutant's killers in the profile) instead of the scenarios.
+    mutants: tuple[Mutant, ...] = ()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +78,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path(".tally/audit"), help="where the report goes")
     parser.add_argument("--sink", metavar="MODULE:CLASS", help="run another sink (default: Tally's own)")
+    parser.add_argument(
+        "--mutants",
+        nargs="?",
+        const="all",
+        metavar="NAMES",
+        help="run the mutation suite instead of the scenarios: every mutant (or the comma-separated "
+        "NAMES) on each scenario of the profile that should kill it; the report gets the kill matrix",
+    )
 
 
 def matrix(base: Versions, specs: Sequence[str]) -> tuple[Versions, ...]:
@@ -96,15 +107,27 @@ def matrix(base: Versions, specs: Sequence[str]) -> tuple[Versions, ...]:
 def options(args: argparse.Namespace) -> AuditOptions:
     base = Versions.from_env().with_arguments(args)
     names = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    mutants = _mutants(args.mutants) if args.mutants else ()
     return AuditOptions(
         version_sets=matrix(base, args.matrix),
-        scenarios=select(args.profile, names),
+        scenarios=() if mutants else select(args.profile, names),
+        mutants=mutants,
         profile=args.profile,
         seed=args.seed,
         events=args.events or DEFAULT_EVENTS[args.profile],
         out=args.out,
         sink=args.sink,
     )
+
+
+def _mutants(spec: str) -> tuple[Mutant, ...]:
+    if spec == "all":
+        return MUTANTS
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BY_MUTANT]
+    if unknown:
+        raise SystemExit(f"unknown mutants {unknown}; the suite has {sorted(BY_MUTANT)}")
+    return tuple(BY_MUTANT[name] for name in names)
 
 
 class Progress:
@@ -174,7 +197,15 @@ def audit_version_set(
             result = run_scenario(entry, info, opts, progress)
             progress.say(f"{progress.where}: {result.verdict} in {result.duration_s:.0f}s")
             results.append(result)
-        return replace(vs, scenarios=results)
+        runs = [(mutant, entry) for mutant in opts.mutants for entry in mutant.entries(opts.profile)]
+        killed = []
+        for number, (mutant, entry) in enumerate(runs, start=1):
+            progress.where = f"{label} · mutant {mutant.name} on {entry.name} ({number}/{len(runs)})"
+            run = replace(run_scenario(entry, info, opts, progress), mutant=mutant.name)
+            evidence = f": {run.failure_reason}" if run.outcome == "killed" else ""
+            progress.say(f"{progress.where}: {run.outcome}{evidence} in {run.duration_s:.0f}s")
+            killed.append(run)
+        return replace(vs, scenarios=results, mutants=killed)
     finally:
         stack.close()
 
@@ -186,13 +217,11 @@ def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Pr
     base = ScenarioResult(
         name=entry.name, versions=info.versions.label(), valid=None, description=scenario.describe()
     )
+    spec = entry.driver_spec()
+    if opts.sink:
+        spec["sink"] = opts.sink
     try:
-        trial = Trial(
-            info,
-            entry.name[:24],
-            sink=opts.sink,
-            **entry.driver_spec(),
-        )
+        trial = Trial(info, entry.name[:24], **spec)
     except Exception as error:
         return replace(
             base, reason=f"could not set up the trial: {type(error).__name__}: {_first_line(str(error))}"
@@ -224,7 +253,9 @@ def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Pr
                 detail = f"{type(cause).__name__}: {_first_line(str(cause))}" if cause else "failed"
                 reason = f"{where}: {detail}"
         duration = time.monotonic() - started
-        verdict = trial.verdict()
+        # Judged as the scenario's own check judges: by distinct events or by every copy.
+        last = scenario.steps[-1]
+        verdict = trial.verdict(last.distinct if isinstance(last, Check) else None)
         diagnosis = trial.diagnosis()
     except Exception as error:  # the harness itself broke: nothing judged is no pass
         return replace(base, reason=f"harness error: {type(error).__name__}: {_first_line(str(error))}")
@@ -286,9 +317,13 @@ def run(opts: AuditOptions) -> int:
     ensure_engine()
     opts.out.mkdir(parents=True, exist_ok=True)
     runs = opts.out / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-    names = ", ".join(entry.name for entry in opts.scenarios)
+    if opts.mutants:
+        count = sum(len(mutant.entries(opts.profile)) for mutant in opts.mutants)
+        what = f"{len(opts.mutants)} mutant(s) on {count} run(s) [{', '.join(m.name for m in opts.mutants)}]"
+    else:
+        what = f"{len(opts.scenarios)} scenario(s) [{', '.join(entry.name for entry in opts.scenarios)}]"
     progress.say(
-        f"{len(opts.version_sets)} version set(s) x {len(opts.scenarios)} scenario(s) [{names}], "
+        f"{len(opts.version_sets)} version set(s) x {what}, "
         f"profile {opts.profile}, seed {opts.seed}, {opts.events} events"
         + (f", sink {opts.sink}" if opts.sink else "")
     )
@@ -307,7 +342,10 @@ def run(opts: AuditOptions) -> int:
     written = write_report(result, opts.out)
     progress.say(f"report: {written['report.md']} (also report.html, junit.xml, audit.json)")
     if result.valid:
-        progress.say(f"VALID: {sum(len(vs.scenarios) for vs in sets)} scenario(s) exact")
+        if opts.mutants:
+            progress.say("VALID: every mutant run was killed by at least one scenario")
+        else:
+            progress.say(f"VALID: {sum(len(vs.scenarios) for vs in sets)} scenario(s) exact")
         return 0
     for line in result.failures():
         print(f"FAILED {line}", file=sys.stderr)

@@ -17,6 +17,8 @@ from typing import Any, Literal
 SCHEMA = 1
 
 Status = Literal["ran", "build-failed", "start-failed"]
+# One cell of the kill matrix: what a scenario made of a mutant.
+Outcome = Literal["killed", "survived", "not exercised", "unknown"]
 Profile = Literal["gate", "quick", "deep"]
 STATUSES: tuple[Status, ...] = ("ran", "build-failed", "start-failed")
 PROFILES: tuple[Profile, ...] = ("gate", "quick", "deep")
@@ -70,6 +72,7 @@ class ScenarioResult:
     differing_rows: str = ""  # the checker's table; empty when valid
     artifacts: Sequence[str] = ()  # saved history and logs
     timeline: Sequence[Sample] = ()
+    mutant: str | None = None  # the mutant the scenario ran (harness/mutants.py), not the pipeline
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "artifacts", tuple(self.artifacts))
@@ -103,6 +106,15 @@ class ScenarioResult:
         ]
         return ", ".join(evidence) or "invalid"
 
+    @property
+    def outcome(self) -> Outcome:
+        """For a mutant's run: killed by any invalid verdict, unless the fault never landed."""
+        if self.valid is True:
+            return "survived"
+        if self.valid is None:
+            return "unknown"
+        return "not exercised" if "did not land" in self.reason else "killed"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -122,12 +134,21 @@ class VersionSetResult:
     status: Status = "ran"
     error: str | None = None  # the build or start error, reported instead of crashing the audit
     scenarios: Sequence[ScenarioResult] = ()
+    mutants: Sequence[ScenarioResult] = ()  # the mutation suite's runs, one per (mutant, scenario)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
         object.__setattr__(self, "versions", dict(self.versions))
         object.__setattr__(self, "scenarios", tuple(self.scenarios))
+        object.__setattr__(self, "mutants", tuple(self.mutants))
+
+    def kill_matrix(self) -> dict[str, dict[str, ScenarioResult]]:
+        """mutant -> scenario -> its run, in the order run."""
+        matrix: dict[str, dict[str, ScenarioResult]] = {}
+        for run in self.mutants:
+            matrix.setdefault(run.mutant or "?", {})[run.name] = run
+        return matrix
 
     @property
     def error_line(self) -> str:
@@ -138,9 +159,16 @@ class VersionSetResult:
     def failures(self) -> list[str]:
         if self.status != "ran":
             return [f"{self.label}: {self.status}: {self.error_line}"]
-        if not self.scenarios:
+        if not self.scenarios and not self.mutants:
             return [f"{self.label}: no scenario ran"]
-        return [f"{self.label}: {s.name}: {s.failure_reason}" for s in self.scenarios if s.valid is not True]
+        failed = [
+            f"{self.label}: {s.name}: {s.failure_reason}" for s in self.scenarios if s.valid is not True
+        ]
+        for mutant, runs in self.kill_matrix().items():
+            if all(run.outcome != "killed" for run in runs.values()):
+                seen = ", ".join(f"{name} {run.outcome}" for name, run in runs.items())
+                failed.append(f"{self.label}: mutant {mutant} survived every scenario ({seen})")
+        return failed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,6 +177,7 @@ class VersionSetResult:
     def from_dict(cls, data: Mapping[str, Any]) -> VersionSetResult:
         args = _known_fields(cls, data)
         args["scenarios"] = [ScenarioResult.from_dict(s) for s in args.get("scenarios", ())]
+        args["mutants"] = [ScenarioResult.from_dict(s) for s in args.get("mutants", ())]
         return cls(**args)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from harness import audit_compare
 from harness.audit_model import AuditResult, ScenarioResult, VersionSetResult
+from harness.mutants import BY_MUTANT, MUTANTS
 from harness.report_plots import recovery_png, timeline_png
 
 RECOVERY_PLOT = "plots/recovery.png"
@@ -102,6 +103,44 @@ def _meta(result: AuditResult) -> list[tuple[str, str]]:
     ]
 
 
+def _kill_cell(run: ScenarioResult | None) -> str:
+    """A kill-matrix cell: the outcome, with its evidence for a kill."""
+    if run is None:
+        return "—"
+    if run.outcome != "killed":
+        return run.outcome
+    evidence = [
+        f"{n} {what}"
+        for n, what in (
+            (run.lost, "lost"),
+            (run.duplicated, "duplicated"),
+            (run.unexpected, "unexpected"),
+            (run.wrongly_late, "wrongly late"),
+        )
+        if n
+    ]
+    return f"killed: {', '.join(evidence)}" if evidence else f"killed: {run.failure_reason[:80]}"
+
+
+def _kill_matrix(vs: VersionSetResult) -> tuple[list[str], list[list[str]]]:
+    """Column names and rows (mutant, intent, one cell per scenario) of a version set's matrix."""
+    matrix = vs.kill_matrix()
+    scenarios = list(dict.fromkeys(name for runs in matrix.values() for name in runs))
+    rows = [
+        [
+            mutant,
+            BY_MUTANT[mutant].intent if mutant in BY_MUTANT else "",
+            *(_kill_cell(runs.get(s)) for s in scenarios),
+        ]
+        for mutant, runs in matrix.items()
+    ]
+    return ["mutant", "intent", *scenarios], rows
+
+
+def _out_of_reach() -> list[tuple[str, str, str]]:
+    return [(m.name, m.intent, m.out_of_reach) for m in MUTANTS if m.out_of_reach]
+
+
 def _fence(text: str) -> str:
     """A Markdown code block that no backtick run inside `text` can close early."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
@@ -128,6 +167,16 @@ def render_markdown(result: AuditResult) -> str:
             lines += ["", "| " + " | ".join(COLUMNS) + " |"]
             lines.append("|---|---|" + "---:|" * (len(COLUMNS) - 2))
             lines += ["| " + " | ".join(map(_md_cell, _verdict_row(s))) + " |" for s in vs.scenarios]
+    for vs in result.version_sets:
+        if vs.mutants:
+            head, rows = _kill_matrix(vs)
+            lines += ["", f"## Kill matrix: {vs.label}", "", "| " + " | ".join(head) + " |"]
+            lines.append("|" + "---|" * len(head))
+            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+            lines += ["", "Out of the audit's reach:", ""]
+            lines += [
+                f"- **{name}** ({_md_cell(intent)}): {_md_cell(why)}" for name, intent, why in _out_of_reach()
+            ]
     lines += ["", "## Recovery time per fault", "", f"![recovery time per fault]({RECOVERY_PLOT})"]
     if len(result.version_sets) > 1:
         lines += ["", "## Version sets side by side", ""]
@@ -163,6 +212,7 @@ th { background: #f6f8fa; } th:first-child, td:first-child { text-align: left; }
 table.meta th { text-align: left; }
 tr.row-invalid td, tr.row-unknown td { background: #fff5f5; }
 table.compare td:nth-child(-n+3), table.compare th:nth-child(-n+3) { text-align: left; }
+table.kills td { text-align: left; } table.kills td:nth-child(2) { max-width: 28em; }
 td.verdict { font-weight: bold; text-align: center; }
 td.changed { background: #ffebe9; font-weight: bold; }
 pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
@@ -198,6 +248,10 @@ def _html_verdict_table(i: int, vs: VersionSetResult) -> str:
     return f'<table class="verdicts"><tr>{head}</tr>\n' + "\n".join(rows) + "\n</table>"
 
 
+def _kill_class(cell: str) -> str:
+    return {"killed": "valid", "survived": "invalid", "—": ""}.get(cell.split(":")[0], "unknown")
+
+
 def render_html(result: AuditResult, plots: dict[str, bytes]) -> str:
     """One file a browser shows offline: inline CSS, plots as data URIs, every text escaped."""
     overall = "valid" if result.valid else "invalid"
@@ -224,6 +278,31 @@ def render_html(result: AuditResult, plots: dict[str, bytes]) -> str:
             body.append(f'<pre class="error">{_e(vs.error or "no error recorded")}</pre>')
         if vs.scenarios:
             body.append(_html_verdict_table(i, vs))
+    for vs in result.version_sets:
+        if vs.mutants:
+            head, rows = _kill_matrix(vs)
+            cells = [
+                "<tr>"
+                + "".join(
+                    f'<td class="{_kill_class(cell)}">{_e(cell)}</td>' if k >= 2 else f"<td>{_e(cell)}</td>"
+                    for k, cell in enumerate(row)
+                )
+                + "</tr>"
+                for row in rows
+            ]
+            body.append(
+                f"<h2>Kill matrix: {_e(vs.label)}</h2>"
+                + '<table class="kills"><tr>'
+                + "".join(f"<th>{_e(h)}</th>" for h in head)
+                + "</tr>\n"
+                + "\n".join(cells)
+                + "</table><p>Out of the audit's reach:</p><ul>"
+                + "".join(
+                    f"<li><strong>{_e(name)}</strong> ({_e(intent)}): {_e(why)}</li>"
+                    for name, intent, why in _out_of_reach()
+                )
+                + "</ul>"
+            )
     body.append("<h2>Recovery time per fault</h2>" + _img(plots[RECOVERY_PLOT], "recovery time per fault"))
     if len(result.version_sets) > 1:
         comparison = audit_compare.compare_matrix(result)

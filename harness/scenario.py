@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from harness.checker import Verdict, iso_utc
-from harness.driver import Driver, consumed_offsets
+from harness.driver import Driver, consumed_offsets, progress
 from harness.eventually import eventually
 from harness.kafka_admin import end_offsets
 from harness.nemesis import AnyFault
@@ -289,6 +289,49 @@ class ResumeZombie(Step):
 
 
 @dataclass(frozen=True)
+class ResumeDriver(Step):
+    """SIGCONT the driver a `stop` failpoint froze: it carries on with the batch it held."""
+
+    def __str__(self) -> str:
+        return "resume the frozen driver"
+
+    def run(self, ctx: Context) -> None:
+        if ctx.zombie is None or ctx.zombie_pid is None:
+            raise RuntimeError("no frozen driver: run WaitFrozen first")
+        ctx.zombie.resume(ctx.zombie_pid)
+
+
+@dataclass(frozen=True)
+class WaitWritesAttempted(Step):
+    """Until the resumed batch has tried its writes against the dead service: the sink logs a failed
+    write, or Spark commits the batch (which a sink that waits for its writes cannot let happen
+    while Cassandra is down). Either way the fault landed on writes in flight; say which."""
+
+    batch_id: int
+
+    def __str__(self) -> str:
+        return f"wait until batch {self.batch_id} has tried its writes (a failure logged, or a commit)"
+
+    def run(self, ctx: Context) -> None:
+        driver = ctx.trial.drivers[-1]
+
+        def seen() -> tuple[bool, bool]:
+            failed = "write failed" in driver.logs()
+            committed = any(p.get("batchId", -1) >= self.batch_id for p in progress(ctx.trial.spec))
+            return failed, committed
+
+        failed, _ = eventually(
+            seen,
+            lambda state: any(state),
+            expected=f"batch {self.batch_id} to log a failed write or to be committed",
+            timeout_s=180,
+            diagnose=ctx.trial.diagnosis,
+        )
+        what = "a write failed and is being retried" if failed else "committed with Cassandra down"
+        print(f"[scenario] batch {self.batch_id}: {what}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
 class WaitProgress(Step):
     """Until some input is committed: a fault injected next hits a running stream, not an idle one."""
 
@@ -410,7 +453,9 @@ class Check(Step):
         found = verdict.summary.duplicated if self.expect == "duplicated" else verdict.summary.lost
         assert found > 0, f"expected {self.expect} events, verdict says {verdict.summary}"
         rows = [r for r in verdict.rows if (r.duplicated if self.expect == "duplicated" else r.lost)]
-        assert rows, f"expected the (site, window) rows with {self.expect} events named: {verdict.explain()}"
+        # A lost dead letter is named by its position, not by a (site, window) row.
+        positions = [p for p in verdict.dead_letter_problems if p.kind == self.expect]
+        assert rows or positions, f"expected the rows or positions {self.expect} named: {verdict.explain()}"
 
 
 @dataclass(frozen=True)

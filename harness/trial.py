@@ -60,7 +60,7 @@ class Trial:
 
     def new_checkpoint(self) -> Path:
         """A checkpoint beside the trial's others that no driver has used."""
-        taken = {p.name for p in self.spec.checkpoint.parent.glob("checkpoint*")}
+        taken = {p.name for p in self.spec.checkpoint.parent.glob("checkpoint*") if p.is_dir()}
         return self.spec.checkpoint.parent / f"checkpoint-{len(taken) + 1}"
 
     def move_to(self, checkpoint: Path, **changes: Any) -> None:

@@ -15,9 +15,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from cassandra import ConsistencyLevel, OperationTimedOut, Unavailable, WriteTimeout
+from cassandra import ConsistencyLevel, OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, Row
@@ -27,7 +27,8 @@ from pipeline.failpoints import Failpoints
 from pipeline.generations import Carried, Generation
 from pipeline.schema import DEAD_LETTERS, LATE_EVENTS, PAGEVIEWS
 
-TRANSIENT = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout)
+TRANSIENT = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, ReadTimeout)
+T = TypeVar("T")
 
 
 class StopRequested(RuntimeError):
@@ -119,7 +120,8 @@ class CassandraSink:
         writes = plan_writes(rows, batch_id, watermark_ms, self.generation, self.carried)
         if not writes:
             return
-        if not self._owns():
+        # A transient error here (Cassandra down) retries like a write: the batch waits, it does not fail.
+        if not self._retrying(self._owns):
             raise Fenced(
                 f"batch {batch_id} not written: generation {self.generation.number} of job "
                 f"{self.generation.job!r} no longer owns it (another checkpoint took it over)"
@@ -136,14 +138,18 @@ class CassandraSink:
 
     def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
         """Write all rows, retrying the whole set on transient errors: every write is idempotent."""
-        if not params:
-            return
+        if params:
+            self._retrying(
+                lambda: execute_concurrent_with_args(self.session, statement, params, concurrency=64)
+            )
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """`call()`, again on transient errors with a growing pause, until `retry_for_s` is spent."""
         deadline = time.monotonic() + self._retry_for_s
         delay = 0.2
         while True:
             try:
-                execute_concurrent_with_args(self.session, statement, params, concurrency=64)
-                return
+                return call()
             except TRANSIENT as error:
                 if time.monotonic() + delay > deadline:
                     raise

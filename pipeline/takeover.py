@@ -4,10 +4,11 @@ A checkpoint has to be replaced when a setting that Spark's state depends on cha
 `--dedup`), when Kafka's retention has removed offsets it still needs, or when a Spark upgrade
 cannot read it. `--take-over-from OLD` starts the new checkpoint as the job's next generation:
 
-1. The old checkpoint's last batch N must be committed (a batch planned and not committed means the
-   old driver stopped mid-batch: run it again and stop it with SIGTERM, which finishes the batch).
-2. The new query starts at the end offsets of batch N, from Spark's offset log: every record is read
-   by exactly one generation.
+1. N is the old checkpoint's last committed batch. The new query starts at its end offsets, from
+   Spark's offset log: every record counted is counted by exactly one generation.
+2. A batch N+1 planned and not committed (SIGTERM refuses to start one; a crash can leave one half
+   written) is read again by the new generation. Any window its records fall in that is not carried
+   (step 4) is carried with 0, so a count it may have half written is overwritten as well.
 3. W, the watermark the old query would have dropped batch N+1's input by (`offsets/N`), becomes a
    constant of the new generation: an event whose window ended at or before W was final in the old
    one, and is reported late with watermark W.
@@ -66,16 +67,14 @@ def take_over(spark: SparkSession, registry: Registry, config: PipelineConfig) -
             "delete the job's rows and start afresh."
         )
     last = committed[-1]
-    if planned and planned[-1] > last:
-        raise TakeOverRefused(
-            f"{old_checkpoint} planned batch {planned[-1]} and committed only up to {last}: its driver "
-            "stopped in the middle of a batch. Start it again on its checkpoint, stop it with SIGTERM "
-            "(it finishes the batch in flight), then take over."
-        )
     _check_settings(spark, old_checkpoint, config)
     watermark_ms = batch_watermark_ms(spark, old_checkpoint, last)
     start, end = initial_offsets(spark, old_checkpoint), batch_end_offsets(spark, old_checkpoint, last)
     carried = Counter(recount_open_windows(spark, config, start, end, watermark_ms))
+    if planned and planned[-1] > last:
+        uncommitted = batch_end_offsets(spark, old_checkpoint, planned[-1])
+        for window in recount_open_windows(spark, config, end, uncommitted, watermark_ms):
+            carried.setdefault(window, 0)
     for key, views in read_carried(registry.session, config.keyspace, old).items():
         if key[2] > watermark_ms:
             carried[key] += views

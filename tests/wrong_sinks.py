@@ -1,15 +1,20 @@
-"""Deliberately wrong sinks: negative controls that the checker must catch on the real stack.
+"""Deliberately wrong sinks: the mutants of the mutation suite (`harness/mutants.py`) and the
+negative controls of the gate, which the checker must catch on the real stack.
 
 They run inside the real driver (`--sink tests.wrong_sinks:NAME`), with the same failpoints as the
-real sink, so a fault replays a batch through them exactly as it would through ours.
+real sink, so a fault replays a batch through them exactly as it would through ours. Each is one
+small, plausible change to `pipeline.sink.CassandraSink`, named for what it gets wrong.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from cassandra import ConsistencyLevel
+from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
@@ -150,3 +155,98 @@ class OwnWatermarkSink(CassandraSink):
         # The pipeline reads offsets/(N-1) for batch N; asking for batch N+1 reads offsets/N.
         previous = self._watermark_of
         self._watermark_of = lambda batch_id: previous(batch_id + 1)
+
+
+class AsyncWritesSink(CassandraSink):
+    """Sends every write with `execute_async` and returns without waiting for the answers (a common
+    speed-up): Spark commits the batch whether or not Cassandra took its writes."""
+
+    def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
+        for row in params:
+            self.session.execute_async(statement, row)
+
+
+class ErrorsSkippedSink(CassandraSink):
+    """Logs a failed write and carries on: the batch is committed without it."""
+
+    def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
+        try:
+            execute_concurrent_with_args(self.session, statement, params, concurrency=64)
+        except Exception as error:
+            print(f"write failed, skipped: {error!r}", file=sys.stderr, flush=True)
+
+
+class RetryGivesUpSink(CassandraSink):
+    """Retries a failed write for a second, then logs it and returns normally."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._retry_for_s = 1.0
+
+    def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
+        try:
+            super()._execute(statement, params)
+        except Exception as error:
+            print(f"write failed after retries, giving up: {error!r}", file=sys.stderr, flush=True)
+
+
+class ConstantFenceSink(CassandraSink):
+    """Every write at one constant timestamp: a replay ties, and a tie goes to the greater value, so
+    within one checkpoint counts still only grow; any other writer wins for good."""
+
+    def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
+        super()._execute(statement, [(*row[:-1], 1) for row in params])
+
+
+class BatchIdFenceSink(CassandraSink):
+    """The fence without generations: USING TIMESTAMP batch id, which a new checkpoint starts again
+    at 0, below everything the old one wrote."""
+
+    def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
+        # The batch_id column is the last value before the timestamp in every INSERT.
+        super()._execute(statement, [(*row[:-1], max(row[-2], 0)) for row in params])
+
+
+class LateDroppedSink(CassandraSink):
+    """Counts and dead-letters, but never writes the late reports: late events vanish silently."""
+
+    def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
+        if statement is not self._late:
+            super()._execute(statement, params)
+
+
+class DeadLetterPerBatchSink(CassandraSink):
+    """Keys a dead letter by its batch instead of its offset: the dead letters of one partition in
+    one batch overwrite each other."""
+
+    def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
+        if statement is self._dead:
+            # (job, topic, partition, offset, ..., batch_id, timestamp): offset := batch_id
+            params = [(*row[:3], row[-2], *row[4:]) for row in params]
+        super()._execute(statement, params)
+
+
+class CarryNothingSink(CassandraSink):
+    """A take-over that forgets the counts it carried: the open windows start again from what the
+    new generation reads."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.carried = {}
+
+
+class ConsistencyOneSink(CassandraSink):
+    """Writes at consistency ONE instead of LOCAL_QUORUM: acknowledged by a single replica."""
+
+    def _prepare(self, cql: str) -> Any:
+        statement = super()._prepare(cql)
+        statement.consistency_level = ConsistencyLevel.ONE
+        return statement
+
+
+class OwnershipIgnoredSink(CassandraSink):
+    """Never asks whether its generation still owns the job before writing a batch."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owns = lambda: True

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from harness.audit import DEFAULT_EVENTS
-from harness.catalogue import CONTROLS, KEPT_SEEDS, Entry, select, zombie
+from harness.catalogue import KEPT_SEEDS, Entry, select, zombie
+from harness.mutants import BY_MUTANT, CONTROLS
 from harness.scenario import Check, Scenario, ScenarioFailed, run
 from harness.trial import Trial
 
@@ -42,10 +43,10 @@ def test_a_wrong_sink_is_caught(
 def test_without_the_fence_a_zombie_fails_with_a_readable_dump(
     seed: int, trial: Callable[..., Trial]
 ) -> None:
-    """The bug to reintroduce: rows written at wall-clock time instead of the batch id."""
-    steps = (*zombie("tests.wrong_sinks:UnfencedSink", seed=seed), Check())
+    """The bug to reintroduce: rows written at wall-clock time instead of under the fence."""
+    steps = (*zombie(seed=seed), Check())
     scenario = Scenario("zombie-unfenced", steps, seed=seed)
-    unfenced = trial(max_offsets_per_trigger=2_000)
+    unfenced = trial(max_offsets_per_trigger=2_000, sink=BY_MUTANT["fence-from-wall-clock"].sink)
     with pytest.raises(ScenarioFailed) as failure:
         run(scenario, unfenced)
     dump = str(failure.value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.catalogue import BY_NAME, CATALOGUE, CONTROLS, KEPT_SEEDS, Entry, select
+from harness.catalogue import BY_NAME, CATALOGUE, KEPT_SEEDS, Entry, select
+from harness.mutants import CONTROLS
 from harness.scenario import Check
 
 
@@ -19,7 +20,7 @@ def test_the_gate_keeps_a_representative_of_each_fault_class() -> None:
     classes = {
         "driver death": {"driver-sigkill", "crash-mid_write", "crash-after_write"},
         "stale driver": {"zombie-driver"},
-        "service death": {"kafka-killed", "cassandra-paused"},
+        "service death": {"kafka-killed", "cassandra-killed-mid-batch"},
         "network": {"kafka-link-cut", "cassandra-link-reset"},
         "input": {"bad-input", "late-events", "late-backlog", "resend-dedup", "transactional-input"},
         "generations": {"checkpoint-reset"},

@@ -1,0 +1,92 @@
+"""The mutation suite's bookkeeping: every mutant is run somewhere or says why not, the gate's controls
+expect a failure, and the kill matrix judges a run the way the README says."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import report
+from harness.audit_model import AuditResult, ScenarioResult, VersionSetResult
+from harness.catalogue import select
+from harness.mutants import BY_MUTANT, CONTROLS, MUTANTS, Mutant
+from harness.scenario import Check
+
+LABEL = "spark-4.0.0 kafka-4.1.1 cassandra-5.0.6"
+
+
+def run(mutant: str, scenario: str, valid: bool | None, reason: str = "", lost: int = 0) -> ScenarioResult:
+    return ScenarioResult(scenario, LABEL, valid, reason=reason, lost=lost, mutant=mutant)
+
+
+def test_there_are_at_least_twelve_mutants_each_killable_or_explained() -> None:
+    assert len(MUTANTS) >= 12
+    for mutant in MUTANTS:
+        assert mutant.entries("deep") or mutant.out_of_reach, mutant.name
+        assert bool(mutant.sink) or bool(mutant.trial) or mutant.own, f"{mutant.name} changes nothing"
+
+
+@pytest.mark.parametrize("mutant", [m for m in MUTANTS if m.entries("deep")], ids=lambda m: m.name)
+def test_a_mutant_runs_its_killers_with_its_change_and_an_exact_check(mutant: Mutant) -> None:
+    for entry in mutant.entries("deep"):
+        if mutant.sink:
+            assert entry.driver_spec()["sink"] == mutant.sink
+        assert set(mutant.trial.items()) <= set(entry.driver_spec().items())
+        check = entry.build(7, 100).steps[-1]
+        assert isinstance(check, Check)
+        assert check.expect == "exact", entry.name
+
+
+def test_the_gate_controls_every_mutant_that_the_gate_or_the_quick_profile_kills() -> None:
+    gate = {e.name for e in select("gate")} | {e.name for e in select("quick")}
+    expected = {
+        m.name for m in MUTANTS if (m.own or set(m.killers) & gate) and m.name != "fence-from-wall-clock"
+    }
+    assert {c.name for c in CONTROLS} == expected
+    for control in CONTROLS:
+        check = control.build(7, 100).steps[-1]
+        assert isinstance(check, Check)
+        assert check.expect == BY_MUTANT[control.name].expect != "exact"
+
+
+def test_a_mutant_needs_a_killer_a_scenario_or_a_reason() -> None:
+    with pytest.raises(ValueError, match="name its killers"):
+        Mutant("m", "does nothing", sink="x:Y")
+    with pytest.raises(ValueError, match="no scenario"):
+        Mutant("m", "unknown killer", ("no-such-scenario",), sink="x:Y")
+
+
+def test_outcomes_of_a_mutant_run() -> None:
+    assert run("m", "s", False, "step 9 (check): AssertionError", lost=3).outcome == "killed"
+    assert run("m", "s", True).outcome == "survived"
+    assert (
+        run("m", "s", False, "step 3: AssertionError: the fault did not land: ...").outcome == "not exercised"
+    )
+    assert run("m", "s", None).outcome == "unknown"
+
+
+def test_a_mutant_that_no_scenario_killed_fails_the_audit_with_what_each_saw() -> None:
+    vs = VersionSetResult(
+        {"spark": "4.0.0"},
+        LABEL,
+        mutants=[
+            run("writes-not-awaited", "cassandra-killed-mid-batch", False, "step 10 (check)", lost=412),
+            run("retry-gives-up", "cassandra-killed-mid-batch", True),
+            run("retry-gives-up", "cassandra-paused", False, "the fault did not land: x"),
+        ],
+    )
+    assert vs.failures() == [
+        f"{LABEL}: mutant retry-gives-up survived every scenario "
+        "(cassandra-killed-mid-batch survived, cassandra-paused not exercised)"
+    ]
+    result = AuditResult("2026-12-01T00:00:00+00:00", 60.0, 7, "deep", 3000, [vs])
+    assert AuditResult.from_json(result.to_json()) == result
+    markdown = report.render_markdown(result)
+    assert "## Kill matrix" in markdown
+    assert "| writes-not-awaited |" in markdown
+    assert "killed: 412 lost" in markdown
+    assert "survived" in markdown
+    assert "not exercised" in markdown
+    assert "write-consistency-one" in markdown, "the mutants out of reach are listed with the reason"
+    page = report.render_html(result, report.render_plots(result))
+    assert '<table class="kills">' in page
+    assert 'class="valid">killed: 412 lost' in page
