@@ -19,7 +19,15 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.audit_model import PROFILES, AuditResult, Profile, Sample, ScenarioResult, VersionSetResult
+from harness.audit_model import (
+    PROFILES,
+    AuditResult,
+    Profile,
+    Sample,
+    ScenarioResult,
+    VersionSetResult,
+    evidence,
+)
 from harness.catalogue import SEED, Entry, select
 from harness.docker_engine import ensure_engine
 from harness.images import ensure_images
@@ -264,17 +272,8 @@ def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Pr
     summary = verdict.summary
     valid = False if reason else verdict.valid
     if reason and summary is not None and verdict.valid is False:
-        evidence = [
-            f"{n} {what}"
-            for n, what in (
-                (summary.lost, "lost"),
-                (summary.duplicated, "duplicated"),
-                (summary.unexpected, "unexpected"),
-                (summary.wrongly_late, "wrongly late"),
-            )
-            if n
-        ]
-        reason += f" ({', '.join(evidence)})" if evidence else ""
+        found = evidence(summary.lost, summary.duplicated, summary.unexpected, summary.wrongly_late)
+        reason += f" ({', '.join(found)})" if found else ""
     if not reason and verdict.valid is None:
         reason = f"the checker could not judge: {verdict.error}"
     artifacts: list[str] = []

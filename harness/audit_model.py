@@ -24,6 +24,17 @@ STATUSES: tuple[Status, ...] = ("ran", "build-failed", "start-failed")
 PROFILES: tuple[Profile, ...] = ("gate", "quick", "deep")
 
 
+def evidence(lost: int, duplicated: int, unexpected: int, wrongly_late: int, noun: str = "") -> list[str]:
+    """'N lost', 'N duplicated', ... for each kind of evidence there is ('N events lost' with a noun)."""
+    kinds = (
+        ("lost", lost),
+        ("duplicated", duplicated),
+        ("unexpected", unexpected),
+        ("wrongly late", wrongly_late),
+    )
+    return [f"{n} {noun}{what}" for what, n in kinds if n]
+
+
 def _known_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
     """`data` as constructor arguments; unknown keys are an error, as a typo would silently drop data."""
     unknown = set(data) - {f.name for f in fields(cls)}
@@ -94,17 +105,10 @@ class ScenarioResult:
             return self.reason
         if self.valid is None:
             return "unknown: the checker could not judge this run"
-        evidence = [
-            f"{n} events {what}"
-            for n, what in (
-                (self.lost, "lost"),
-                (self.duplicated, "duplicated"),
-                (self.unexpected, "unexpected"),
-                (self.wrongly_late, "wrongly late"),
-            )
-            if n
-        ]
-        return ", ".join(evidence) or "invalid"
+        return ", ".join(self.evidence("events ")) or "invalid"
+
+    def evidence(self, noun: str = "") -> list[str]:
+        return evidence(self.lost, self.duplicated, self.unexpected, self.wrongly_late, noun)
 
     @property
     def outcome(self) -> Outcome:

@@ -220,14 +220,14 @@ def settings_changed(seed: int, events: int) -> tuple[Step, ...]:
 
 
 def checkpoint_reset(seed: int, events: int, reset: Step | None = None) -> tuple[Step, ...]:
-    """The driver dies half-way through writing batch 1, the checkpoint is replaced, and more events
+    """The driver dies half-way through writing batch 4, the checkpoint is replaced, and more events
     arrive for the same windows: a start on a new checkpoint alone is refused, and the documented
     take-over continues exactly, the half-written batch included. With one minute of lateness over
     four minutes of events, the first windows are final before the reset (their new events must be
     reported late by the watermark carried over) and the last still open (carried and added to)."""
     return (
         load(seed, events),
-        StartDriver(failpoints=("sink.mid_write=crash@1",)),
+        StartDriver(failpoints=("sink.mid_write=crash@4",)),
         WaitDriverExit(),
         StartRefused((), "would make a second generation", new_checkpoint=True),
         load(seed + 1, events // 2),
@@ -307,7 +307,8 @@ def late_events(seed: int, events: int) -> tuple[Step, ...]:
 # batch drops input by (planned from the batch two before, 80 s of event time back) and its own
 # (from the batch before) differ while late input arrives, and some of it is late by either.
 LATE_BACKLOG: dict[str, Any] = {"allowed_lateness": "10 seconds", "max_offsets_per_trigger": 1_000}
-RESET: dict[str, Any] = {"allowed_lateness": "1 minute"}
+# Batches of 500: batch 4, where the driver dies, is planned with a watermark a minute of event time in.
+RESET: dict[str, Any] = {"allowed_lateness": "1 minute", "max_offsets_per_trigger": 500}
 
 
 def late_backlog(seed: int, events: int) -> tuple[Step, ...]:

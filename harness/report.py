@@ -109,17 +109,8 @@ def _kill_cell(run: ScenarioResult | None) -> str:
         return "—"
     if run.outcome != "killed":
         return run.outcome
-    evidence = [
-        f"{n} {what}"
-        for n, what in (
-            (run.lost, "lost"),
-            (run.duplicated, "duplicated"),
-            (run.unexpected, "unexpected"),
-            (run.wrongly_late, "wrongly late"),
-        )
-        if n
-    ]
-    return f"killed: {', '.join(evidence)}" if evidence else f"killed: {run.failure_reason[:80]}"
+    found = run.evidence()
+    return f"killed: {', '.join(found)}" if found else f"killed: {run.failure_reason[:80]}"
 
 
 def _kill_matrix(vs: VersionSetResult) -> tuple[list[str], list[list[str]]]:
