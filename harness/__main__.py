@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.versions import Versions
+from harness.stack.versions import Versions
 
 
 def ensure_pyspark(versions: Versions) -> None:
@@ -33,7 +33,7 @@ def compare(argv: list[str]) -> int:
     parser.add_argument("new", type=Path, help="an audit directory or its audit.json")
     parser.add_argument("--out", type=Path, help="where compare.md/html go (default: beside NEW)")
     args = parser.parse_args(argv)
-    from harness.audit_compare import main_compare
+    from harness.audit.compare import main_compare
 
     return main_compare(args.old, args.new, args.out)
 
@@ -53,13 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         "audit",
         help="run the scenario catalogue on version sets and write the report (`audit compare OLD NEW`)",
     )
-    from harness.audit import add_arguments, options, run
+    from harness.audit.run import add_arguments, options, run
 
     add_arguments(audit)
     args = parser.parse_args(argv)
     versions = Versions.from_env().with_arguments(args)
     if args.command == "images":
-        from harness.images import ensure_images
+        from harness.stack.images import ensure_images
 
         ensure_images(versions)
         return 0
@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     return run(opts)
+
+
+def audit_main() -> int:
+    """The `tally-audit` console script: `python -m harness audit` with the same options."""
+    return main(["audit", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

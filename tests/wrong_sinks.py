@@ -1,4 +1,4 @@
-"""Deliberately wrong sinks: the mutants of the mutation suite (`harness/mutants.py`) and the
+"""Deliberately wrong sinks: the mutants of the mutation suite (`harness/scenario/mutants.py`) and the
 negative controls of the gate, which the checker must catch on the real stack.
 
 They run inside the real driver (`--sink tests.wrong_sinks:NAME`), with the same failpoints as the

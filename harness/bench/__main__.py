@@ -18,7 +18,7 @@ from harness.bench.contenders import CONTENDERS, Tuning
 from harness.bench.plot import plot
 from harness.bench.results import Report, render
 from harness.bench.run import BenchOptions, Clock, bench
-from harness.versions import Versions
+from harness.stack.versions import Versions
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,12 +114,12 @@ def write_outputs(report: Report, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     opts = options(parser().parse_args(argv))
-    from harness.docker_engine import ensure_engine
-    from harness.images import ensure_images
-    from harness.stack import Stack
+    from harness.stack.engine import require_engine
+    from harness.stack.images import ensure_images
+    from harness.stack.services import Stack
 
     clock = Clock()
-    ensure_engine()
+    require_engine()
     images = ensure_images(opts.versions)
     workdir = (opts.out / time.strftime("%Y%m%d-%H%M%S")).resolve()
     stack = Stack(opts.versions, images, workdir)

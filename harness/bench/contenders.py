@@ -17,13 +17,13 @@ from typing import Any
 
 from cassandra.cluster import Session
 
-from harness import containers
 from harness.bench import plain_consumer, seed_job
 from harness.bench.ledger import RowKey
 from harness.bench.resources import ContainerProbe, Probe, ProcessProbe
-from harness.driver import READY, REPO, Driver, DriverSpec, consumed_offsets, last_progress, progress
 from harness.eventually import eventually
-from harness.stack import StackInfo
+from harness.stack import containers
+from harness.stack.driver import READY, REPO, Driver, DriverSpec, consumed_offsets, last_progress, progress
+from harness.stack.services import StackInfo
 
 
 @dataclass(frozen=True)

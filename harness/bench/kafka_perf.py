@@ -13,7 +13,7 @@ from pathlib import Path
 
 import docker
 
-from harness.images.maven import resolve_jars
+from harness.stack.images.maven import resolve_jars
 
 CACHE = Path.home() / ".cache" / "tally" / "bench"
 IN_CONTAINER = "/tmp/kafka-tools"

@@ -22,7 +22,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from harness.bench.ledger import Ledger, record_key
-from harness.workload import site_name
+from harness.workload.generator import site_name
 
 PRELOAD_CONFIG: dict[str, Any] = {
     "acks": "all",

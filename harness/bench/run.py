@@ -36,10 +36,10 @@ from harness.bench.loadgen import LiveLoad, Shape, preload
 from harness.bench.resources import ContainerProbe, Monitor, Usage
 from harness.bench.results import Ceiling, Drain, Generator, Live, Machine, Report, judge
 from harness.bench.search import SearchPolicy, Step, next_rate
-from harness.kafka_admin import create_topic, end_offsets
-from harness.sink_reader import cassandra_session
-from harness.stack import StackInfo
-from harness.versions import Versions
+from harness.checker.sink_reader import cassandra_session
+from harness.stack.kafka_admin import create_topic, end_offsets
+from harness.stack.services import StackInfo
+from harness.stack.versions import Versions
 
 POLL_S = 0.1  # Cassandra sampling interval in live phases: the latency resolution
 DRAIN_POLL_S = 0.25

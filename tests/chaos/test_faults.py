@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.audit import DEFAULT_EVENTS
-from harness.catalogue import KEPT_SEEDS, Entry, select, zombie
-from harness.mutants import BY_MUTANT, CONTROLS
-from harness.scenario import Check, Scenario, ScenarioFailed, run
-from harness.trial import Trial
+from harness.audit.run import DEFAULT_EVENTS
+from harness.scenario.catalogue import KEPT_SEEDS, Entry, select, zombie
+from harness.scenario.mutants import BY_MUTANT, CONTROLS
+from harness.scenario.steps import Check, Scenario, ScenarioFailed, run
+from harness.scenario.trial import Trial
 
 pytestmark = pytest.mark.chaos
 EVENTS = DEFAULT_EVENTS["gate"]

@@ -17,9 +17,9 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
-from harness.nemesis import Fault
-from harness.trial import Trial
-from harness.workload import WorkloadSpec
+from harness.nemesis.faults import Fault
+from harness.scenario.trial import Trial
+from harness.workload.generator import WorkloadSpec
 
 pytestmark = pytest.mark.chaos
 

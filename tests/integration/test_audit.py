@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from report_view import Page, chromium
 
-from harness.audit_model import AuditResult
-from harness.versions import Versions
+from harness.audit.model import AuditResult
+from harness.stack.versions import Versions
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.driver import consumed_offsets, progress, source_offsets
-from harness.trial import Trial
-from harness.workload import WorkloadSpec
+from harness.scenario.trial import Trial
+from harness.stack.driver import consumed_offsets, progress, source_offsets
+from harness.workload.generator import WorkloadSpec
 
 pytestmark = pytest.mark.integration
 

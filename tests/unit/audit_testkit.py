@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from harness.audit_model import AuditResult, Sample, ScenarioResult, VersionSetResult
+from harness.audit.model import AuditResult, Sample, ScenarioResult, VersionSetResult
 
 DEFAULT_LABEL = "spark-4.0.0 kafka-4.1.1 cassandra-5.0.6"
 OLD_SPARK_LABEL = "spark-3.5.3 kafka-4.1.1 cassandra-5.0.6"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from audit_testkit import DEFAULT_LABEL, OLD_SPARK_LABEL, fixed_audit
 
-from harness.audit_compare import (
+from harness.audit.compare import (
     ScenarioComparison,
     compare,
     compare_matrix,
@@ -16,7 +16,7 @@ from harness.audit_compare import (
     render_html,
     render_markdown,
 )
-from harness.audit_model import AuditResult, ScenarioResult, VersionSetResult
+from harness.audit.model import AuditResult, ScenarioResult, VersionSetResult
 
 NEW_LABEL = "spark-4.1.1 kafka-4.1.1 cassandra-5.0.6"
 

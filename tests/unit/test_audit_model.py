@@ -11,7 +11,7 @@ import pytest
 from audit_testkit import DEFAULT_LABEL, OLD_SPARK_LABEL, audits, fixed_audit
 from hypothesis import given
 
-from harness.audit_model import SCHEMA, AuditResult, Sample, ScenarioResult, VersionSetResult
+from harness.audit.model import SCHEMA, AuditResult, Sample, ScenarioResult, VersionSetResult
 
 
 @given(audits)

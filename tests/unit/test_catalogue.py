@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.catalogue import BY_NAME, CATALOGUE, KEPT_SEEDS, Entry, select
-from harness.mutants import CONTROLS
-from harness.scenario import Check
+from harness.scenario.catalogue import BY_NAME, CATALOGUE, KEPT_SEEDS, Entry, select
+from harness.scenario.mutants import CONTROLS
+from harness.scenario.steps import Check
 
 
 def test_deep_holds_every_scenario_and_the_gate_and_quick_are_inside_it() -> None:

@@ -10,11 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.checker import Verdict, check
-from harness.events import PageView, window_start_ms
-from harness.history import History
-from harness.snapshot import LateReport, Position, RowKey, SinkSnapshot
-from harness.workload import Expected
+from harness.checker.verdict import Verdict, check
+from harness.model.events import Expected, PageView, window_start_ms
+from harness.model.history import History
+from harness.model.snapshot import LateReport, Position, RowKey, SinkSnapshot
 
 WINDOW = 60_000
 TOPIC = "pageviews"

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from harness.bench.contenders import BenchDriver
-from harness.driver import Driver, DriverSpec
+from harness.stack.driver import Driver, DriverSpec
 
 STACK = SimpleNamespace(
     bootstrap_servers="127.0.0.1:9092",

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.history import History, Op
-from harness.workload import Expected
+from harness.model.events import Expected
+from harness.model.history import History, Op
 
 VALID = Expected("valid", event_id="s-1", site_id="site-001", ts_ms=1_700_000_000_000)
 DEAD = Expected.dead("invalid_json")

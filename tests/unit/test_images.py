@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.images import ImageBuildError, scala_of
+from harness.stack.images import ImageBuildError, scala_of
 
 
 def jars(directory: Path, *names: str) -> Path:

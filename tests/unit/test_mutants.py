@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from harness import report
-from harness.audit_model import AuditResult, ScenarioResult, VersionSetResult
-from harness.catalogue import select
-from harness.mutants import BY_MUTANT, CONTROLS, MUTANTS, Mutant
-from harness.scenario import Check
+from harness.audit import report
+from harness.audit.model import AuditResult, ScenarioResult, VersionSetResult
+from harness.scenario.catalogue import select
+from harness.scenario.mutants import BY_MUTANT, CONTROLS, MUTANTS, Mutant
+from harness.scenario.steps import Check
 
 LABEL = "spark-4.0.0 kafka-4.1.1 cassandra-5.0.6"
 

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from harness import producer as producer_module
-from harness.history import History
-from harness.producer import DeliveryTracker, Transactions, produce, send_all, send_in_transactions
-from harness.workload import Expected, Record, WorkloadSpec, generate
+from harness.model.events import Expected
+from harness.model.history import History
+from harness.workload import producer as producer_module
+from harness.workload.generator import Record, WorkloadSpec, generate
+from harness.workload.producer import DeliveryTracker, Transactions, produce, send_all, send_in_transactions
 
 EXPECTED = Expected("valid", event_id="1-0", site_id="site-000", ts_ms=1_700_000_000_000)
 

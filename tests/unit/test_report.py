@@ -17,9 +17,9 @@ from audit_testkit import DEFAULT_LABEL, OLD_SPARK_LABEL, audits, fixed_audit
 from hypothesis import given
 from report_view import Page
 
-from harness.audit_model import AuditResult, ScenarioResult, VersionSetResult
-from harness.report import render_html, render_junit, write_report
-from harness.report_plots import recovery_png, timeline_png
+from harness.audit.model import AuditResult, ScenarioResult, VersionSetResult
+from harness.audit.plots import recovery_png, timeline_png
+from harness.audit.report import render_html, render_junit, write_report
 
 GOLDEN = Path(__file__).parent / "golden" / "report.md"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -13,13 +13,13 @@ from audit_testkit import fixed_audit
 from matplotlib import colors, image
 from report_view import HEIGHT, WIDTH, Page, chromium
 
-from harness.report import write_report
-from harness.report_plots import SET_COLOURS
+from harness.audit.plots import SET_COLOURS
+from harness.audit.report import write_report
 
 
 @pytest.fixture(scope="module")
 def workdir(pytestconfig: pytest.Config) -> Path:
-    """The report and its screenshot, kept: named like harness.pytest_stack's run directories."""
+    """The report and its screenshot, kept: named like harness.pytest_plugin's run directories."""
     run = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     path = pytestconfig.rootpath / ".tally" / "runs" / run / "report-render"
     write_report(fixed_audit(), path)

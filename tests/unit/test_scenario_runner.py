@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from harness.checker import check
-from harness.history import History
-from harness.scenario import Context, Heal, Inject, Scenario, ScenarioFailed, Step, run
-from harness.snapshot import SinkSnapshot
+from harness.checker.verdict import check
+from harness.model.history import History
+from harness.model.snapshot import SinkSnapshot
+from harness.scenario.steps import Context, Heal, Inject, Scenario, ScenarioFailed, Step, run
 
 
 @dataclass

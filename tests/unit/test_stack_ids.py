@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from harness import stack
+from harness.stack import services as stack
 
 
 def test_a_cluster_id_starting_with_a_dash_is_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.startup import Startup, instant, startup
+from harness.stack.startup import Startup, instant, startup
 
 LAUNCHED = instant("2026-12-01T14:49:57.051194077Z")
 LOG = """\

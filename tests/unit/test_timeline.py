@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.driver import DriverSpec
-from harness.history import History, Op
-from harness.timeline import Sampler
+from harness.audit.timeline import Sampler
+from harness.model.history import History, Op
+from harness.stack.driver import DriverSpec
 
 
 def ok(index: int, event_id: str, kind: str = "valid") -> Op:

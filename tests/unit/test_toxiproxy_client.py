@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from harness.nemesis import NetworkFault
-from harness.ports import free_ports
-from harness.toxiproxy import Toxic, Toxiproxy, ToxiproxyError
+from harness.nemesis.faults import NetworkFault
+from harness.stack.ports import free_ports
+from harness.stack.toxiproxy import Toxic, Toxiproxy, ToxiproxyError
 
 
 class FakeToxiproxy(ThreadingHTTPServer):

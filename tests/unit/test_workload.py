@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import events
-from harness.events import PageView, window_start_ms
-from harness.workload import Record, WorkloadSpec, generate
+from harness.model import events
+from harness.model.events import PageView, window_start_ms
+from harness.workload.generator import Record, WorkloadSpec, generate
 
 seeds = st.integers(min_value=0, max_value=2**32)
 

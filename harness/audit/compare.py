@@ -1,0 +1,256 @@
+"""Two version sets side by side, per scenario: the table a team reads before approving an upgrade.
+
+Compares two audits (old and new), or the version sets of one matrix audit against its first one,
+and flags what changed: a verdict, a recovery slower by more than a quarter, a throughput down by
+more than a fifth.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.audit.model import AuditResult, VersionSetResult
+
+RECOVERY_SLOWER = 0.25
+# Recovery is measured by sampling the counts; below this a relative change is sampling noise.
+RECOVERY_FLOOR_S = 1.0
+THROUGHPUT_DOWN = 0.20
+ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class ScenarioComparison:
+    """One scenario on both sides; a verdict is "absent" where that side did not run it."""
+
+    scenario: str
+    old_verdict: str
+    new_verdict: str
+    old_recovery_s: float | None = None
+    new_recovery_s: float | None = None
+    old_throughput_eps: float | None = None
+    new_throughput_eps: float | None = None
+
+    @property
+    def recovery_delta_s(self) -> float | None:
+        if self.old_recovery_s is None or self.new_recovery_s is None:
+            return None
+        return self.new_recovery_s - self.old_recovery_s
+
+    @property
+    def throughput_delta_pct(self) -> float | None:
+        if not self.old_throughput_eps or self.new_throughput_eps is None:
+            return None
+        return (self.new_throughput_eps - self.old_throughput_eps) / self.old_throughput_eps * 100
+
+    @property
+    def verdict_changed(self) -> bool:
+        return self.old_verdict != self.new_verdict
+
+    @property
+    def recovery_slower(self) -> bool:
+        delta = self.recovery_delta_s
+        if delta is None or self.old_recovery_s is None:
+            return False
+        return delta > RECOVERY_FLOOR_S and delta > RECOVERY_SLOWER * self.old_recovery_s
+
+    @property
+    def throughput_down(self) -> bool:
+        delta = self.throughput_delta_pct
+        return delta is not None and delta < -THROUGHPUT_DOWN * 100
+
+    @property
+    def changes(self) -> list[str]:
+        flags = (
+            (self.verdict_changed, "verdict"),
+            (self.recovery_slower, "recovery slower"),
+            (self.throughput_down, "throughput down"),
+        )
+        return [name for flagged, name in flags if flagged]
+
+
+@dataclass(frozen=True)
+class SetComparison:
+    old_label: str
+    new_label: str
+    rows: tuple[ScenarioComparison, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    sections: tuple[SetComparison, ...]
+
+    @property
+    def changed(self) -> list[tuple[SetComparison, ScenarioComparison]]:
+        return [(section, row) for section in self.sections for row in section.rows if row.changes]
+
+
+def _side(vs: VersionSetResult | None, name: str) -> tuple[str, float | None, float | None]:
+    """(verdict, recovery, throughput) of scenario `name`; a set that did not run lends its status."""
+    if vs is None:
+        return ABSENT, None, None
+    if vs.status != "ran":
+        return vs.status, None, None
+    for s in vs.scenarios:
+        if s.name == name:
+            return s.verdict, s.recovery_s, s.throughput_eps
+    return ABSENT, None, None
+
+
+def compare_sets(old: VersionSetResult | None, new: VersionSetResult | None) -> SetComparison:
+    """Every scenario of either side, in the old side's order, then those only the new side ran."""
+    names = [s.name for vs in (old, new) if vs is not None for s in vs.scenarios]
+    rows = []
+    for name in dict.fromkeys(names):
+        old_verdict, old_recovery, old_throughput = _side(old, name)
+        new_verdict, new_recovery, new_throughput = _side(new, name)
+        rows.append(
+            ScenarioComparison(
+                name, old_verdict, new_verdict, old_recovery, new_recovery, old_throughput, new_throughput
+            )
+        )
+    return SetComparison(old.label if old else ABSENT, new.label if new else ABSENT, tuple(rows))
+
+
+def compare(old: AuditResult, new: AuditResult) -> Comparison:
+    """Two single-set audits compare set to set; matrix audits pair their version sets by label."""
+    if len(old.version_sets) == 1 and len(new.version_sets) == 1:
+        return Comparison((compare_sets(old.version_sets[0], new.version_sets[0]),))
+    olds = {vs.label: vs for vs in old.version_sets}
+    news = {vs.label: vs for vs in new.version_sets}
+    labels = dict.fromkeys([*olds, *news])
+    return Comparison(tuple(compare_sets(olds.get(label), news.get(label)) for label in labels))
+
+
+def compare_matrix(result: AuditResult) -> Comparison:
+    """Each version set of a matrix audit against the first one, the baseline the runner puts first."""
+    sets = result.version_sets
+    return Comparison(tuple(compare_sets(sets[0], vs) for vs in sets[1:]))
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _eps(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def _cells(row: ScenarioComparison) -> list[tuple[str, bool]]:
+    """The table's cells as (text, highlighted): the verdict, recovery and throughput, old then new."""
+    recovery_delta = row.recovery_delta_s
+    throughput_delta = row.throughput_delta_pct
+    return [
+        (row.scenario, False),
+        (row.old_verdict, False),
+        (("→ " if row.verdict_changed else "") + row.new_verdict, row.verdict_changed),
+        (_seconds(row.old_recovery_s), False),
+        (_seconds(row.new_recovery_s), False),
+        (
+            "—"
+            if recovery_delta is None
+            else f"{recovery_delta:+.1f}" + (" ▲" if row.recovery_slower else ""),
+            row.recovery_slower,
+        ),
+        (_eps(row.old_throughput_eps), False),
+        (_eps(row.new_throughput_eps), False),
+        (
+            "—"
+            if throughput_delta is None
+            else f"{throughput_delta:+.1f} %" + (" ▼" if row.throughput_down else ""),
+            row.throughput_down,
+        ),
+    ]
+
+
+HEADER = [
+    "scenario",
+    "verdict old",
+    "verdict new",
+    "recovery old s",
+    "recovery new s",
+    "Δ s",
+    "throughput old ev/s",
+    "throughput new ev/s",
+    "Δ",
+]
+
+
+def _summary(comparison: Comparison) -> str:
+    changed = comparison.changed
+    if not changed:
+        return "Nothing changed beyond the thresholds."
+    listed = "; ".join(f"{row.scenario} ({', '.join(row.changes)})" for _, row in changed)
+    return f"{len(changed)} change(s): {listed}."
+
+
+def render_markdown(comparison: Comparison) -> str:
+    """Markdown tables, one per pair of version sets; changed cells bold with an arrow."""
+    lines = [_summary(comparison)]
+    for section in comparison.sections:
+        lines += ["", f"**{section.old_label}** → **{section.new_label}**", ""]
+        lines.append("| " + " | ".join(HEADER) + " |")
+        lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(HEADER) - 3)) + "|")
+        for row in section.rows:
+            cells = [
+                (f"**{text}**" if flagged else text).replace("|", "\\|") for text, flagged in _cells(row)
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+COMPARE_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 2em; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+th:nth-child(-n+3), td:nth-child(-n+3) { text-align: left; }
+td.changed { background: #fde2e1; font-weight: bold; }
+"""
+
+
+def render_html_tables(comparison: Comparison) -> str:
+    """The tables as an HTML fragment, changed cells of class "changed": the audit report embeds it."""
+    body = [f'<p class="compare-summary">{html.escape(_summary(comparison))}</p>']
+    for section in comparison.sections:
+        body.append(f"<h3>{html.escape(section.old_label)} → {html.escape(section.new_label)}</h3>")
+        body.append(
+            '<table class="compare"><tr>' + "".join(f"<th>{html.escape(h)}</th>" for h in HEADER) + "</tr>"
+        )
+        for row in section.rows:
+            cells = "".join(
+                f'<td class="changed">{html.escape(t)}</td>' if flagged else f"<td>{html.escape(t)}</td>"
+                for t, flagged in _cells(row)
+            )
+            body.append(f"<tr>{cells}</tr>")
+        body.append("</table>")
+    return "\n".join(body)
+
+
+def render_html(comparison: Comparison) -> str:
+    """The tables as a self-contained page."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Tally audit comparison</title>'
+        f"<style>{COMPARE_CSS}</style></head><body><h1>Tally audit comparison</h1>\n"
+        + render_html_tables(comparison)
+        + "\n</body></html>\n"
+    )
+
+
+def main_compare(old: Path, new: Path, out: Path | None = None) -> int:
+    """`audit compare OLD NEW`: each an audit directory or its audit.json. Prints the table and writes
+    compare.md and compare.html into `out` (default: the new audit's directory)."""
+    try:
+        comparison = compare(AuditResult.load(old), AuditResult.load(new))
+    except (OSError, ValueError) as error:
+        print(f"audit compare: {error}", file=sys.stderr)
+        return 2
+    markdown = render_markdown(comparison)
+    print(markdown)
+    target = out or (new if new.is_dir() else new.parent)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "compare.md").write_text(markdown, encoding="utf-8")
+    (target / "compare.html").write_text(render_html(comparison), encoding="utf-8")
+    print(f"wrote {target / 'compare.md'} and compare.html", file=sys.stderr)
+    return 0

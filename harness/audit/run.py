@@ -1,0 +1,350 @@
+"""The upgrade audit: the scenario catalogue against one version set or a matrix of them, one stack per
+set and one trial per scenario, written as report.md, report.html, junit.xml and audit.json.
+
+Exit status 0 only when every version set ran and every scenario is valid; otherwise one line per
+failure. A version set whose images do not build or whose stack does not start is reported, and the
+audit goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness.audit.model import (
+    AuditResult,
+    Sample,
+    ScenarioResult,
+    VersionSetResult,
+    evidence,
+)
+from harness.audit.report import write_report
+from harness.audit.timeline import Sampler, StepClock, recovery_s
+from harness.scenario.catalogue import SEED, Entry, select
+from harness.scenario.mutants import BY_MUTANT, MUTANTS, Mutant
+from harness.scenario.profiles import PROFILES, Profile
+from harness.scenario.steps import Check, ScenarioFailed, Step
+from harness.scenario.steps import run as run_steps
+from harness.scenario.trial import Trial
+from harness.stack.engine import require_engine
+from harness.stack.images import ensure_images
+from harness.stack.services import Stack, StackInfo
+from harness.stack.versions import Versions
+
+DEFAULT_EVENTS: dict[Profile, int] = {"gate": 3_000, "quick": 3_000, "deep": 12_000}
+PROGRESS_EVERY_S = 10.0
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    version_sets: tuple[Versions, ...]  # the baseline first: the matrix comparison reads against it
+    scenarios: tuple[Entry, ...]
+    profile: Profile
+    seed: int
+    events: int
+    out: Path
+    sink: str | None = None  # MODULE:CLASS of another sink, for negative controls
+    # The mutation suite to run (on each mutant's killers in the profile) instead of the scenarios.
+    mutants: tuple[Mutant, ...] = ()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    Versions.add_arguments(parser)
+    components = [f.name for f in fields(Versions)]
+    parser.add_argument(
+        "--matrix",
+        action="append",
+        default=[],
+        metavar="COMPONENT=V1,V2",
+        help=f"run the catalogue once per version of a component ({', '.join(components)}); "
+        "repeat for a product of several",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="quick",
+        help="gate: what tox runs on every change; quick: the default audit; deep: every scenario",
+    )
+    parser.add_argument(
+        "--scenarios", help="comma-separated scenario names (default: all of the profile)", default=""
+    )
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--events",
+        type=int,
+        help=f"events of each scenario's main phase (default {DEFAULT_EVENTS['quick']} quick, "
+        f"{DEFAULT_EVENTS['deep']} deep)",
+    )
+    parser.add_argument("--out", type=Path, default=Path(".tally/audit"), help="where the report goes")
+    parser.add_argument("--sink", metavar="MODULE:CLASS", help="run another sink (default: Tally's own)")
+    parser.add_argument(
+        "--mutants",
+        nargs="?",
+        const="all",
+        metavar="NAMES",
+        help="run the mutation suite instead of the scenarios: every mutant (or the comma-separated "
+        "NAMES) on each scenario of the profile that should kill it; the report gets the kill matrix",
+    )
+
+
+def matrix(base: Versions, specs: Sequence[str]) -> tuple[Versions, ...]:
+    """`["kafka=4.1.1,3.9.1"]` -> one version set per value (a product over several specs)."""
+    components = {f.name for f in fields(Versions)}
+    axes: list[list[tuple[str, str]]] = []
+    for spec in specs:
+        component, _, values = spec.partition("=")
+        component = component.strip().replace("-", "_")
+        chosen = [v.strip() for v in values.split(",") if v.strip()]
+        if component not in components or not chosen:
+            raise ValueError(
+                f"--matrix {spec!r}: want COMPONENT=V1,V2 with COMPONENT in {sorted(components)}"
+            )
+        axes.append([(component, v) for v in chosen])
+    return tuple(replace(base, **dict(combo)) for combo in itertools.product(*axes))
+
+
+def options(args: argparse.Namespace) -> AuditOptions:
+    base = Versions.from_env().with_arguments(args)
+    names = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    mutants = _mutants(args.mutants) if args.mutants else ()
+    return AuditOptions(
+        version_sets=matrix(base, args.matrix),
+        scenarios=() if mutants else select(args.profile, names),
+        mutants=mutants,
+        profile=args.profile,
+        seed=args.seed,
+        events=args.events or DEFAULT_EVENTS[args.profile],
+        out=args.out,
+        sink=args.sink,
+    )
+
+
+def _mutants(spec: str) -> tuple[Mutant, ...]:
+    if spec == "all":
+        return MUTANTS
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BY_MUTANT]
+    if unknown:
+        raise SystemExit(f"unknown mutants {unknown}; the suite has {sorted(BY_MUTANT)}")
+    return tuple(BY_MUTANT[name] for name in names)
+
+
+class Progress:
+    """Live lines on stderr: where the audit is, and how far the stream has got."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.where = ""
+        self._last_line = 0.0
+
+    def say(self, message: str) -> None:
+        self._last_line = time.monotonic()
+        print(f"[audit {time.monotonic() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    def sample(self, point: Sample) -> None:
+        if time.monotonic() - self._last_line >= PROGRESS_EVERY_S:
+            self.say(f"{self.where} · acked {point.acknowledged} counted {point.counted} · {point.t_s:.0f}s")
+
+
+def _versions_dict(versions: Versions) -> dict[str, str]:
+    return {
+        "spark": versions.spark,
+        "kafka": versions.kafka,
+        "cassandra": versions.cassandra,
+        "connector": versions.spark_kafka_connector,
+        "cassandra-driver": versions.cassandra_driver,
+    }
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-")
+
+
+def _relative(path: Path, out: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(out.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def audit_version_set(
+    versions: Versions, opts: AuditOptions, workdir: Path, progress: Progress
+) -> VersionSetResult:
+    label = versions.label()
+    vs = VersionSetResult(versions=_versions_dict(versions), label=label)
+    progress.say(f"{label}: images")
+    try:
+        images = ensure_images(versions)
+    except Exception as error:
+        progress.say(f"{label}: build failed: {_first_line(str(error))}")
+        return replace(vs, status="build-failed", error=f"{type(error).__name__}: {error}")
+    stack = Stack(versions, images, workdir.resolve())
+    try:
+        progress.say(f"{label}: starting the stack")
+        try:
+            info = stack.start()
+        except Exception as error:
+            progress.say(f"{label}: start failed: {_first_line(str(error))}")
+            return replace(vs, status="start-failed", error=f"{type(error).__name__}: {error}")
+        results = []
+        for number, entry in enumerate(opts.scenarios, start=1):
+            progress.where = f"{label} · {entry.name} ({number}/{len(opts.scenarios)})"
+            result = run_scenario(entry, info, opts, progress)
+            progress.say(f"{progress.where}: {result.verdict} in {result.duration_s:.0f}s")
+            results.append(result)
+        runs = [(mutant, entry) for mutant in opts.mutants for entry in mutant.entries(opts.profile)]
+        killed = []
+        for number, (mutant, entry) in enumerate(runs, start=1):
+            progress.where = f"{label} · mutant {mutant.name} on {entry.name} ({number}/{len(runs)})"
+            run = replace(run_scenario(entry, info, opts, progress), mutant=mutant.name)
+            evidence = f": {run.failure_reason}" if run.outcome == "killed" else ""
+            progress.say(f"{progress.where}: {run.outcome}{evidence} in {run.duration_s:.0f}s")
+            killed.append(run)
+        return replace(vs, scenarios=results, mutants=killed)
+    finally:
+        stack.close()
+
+
+def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Progress) -> ScenarioResult:
+    """One trial: steps timed, the stream sampled, the verdict and its evidence; never raises for a
+    failing scenario (it becomes an invalid result with its reason)."""
+    scenario = entry.build(opts.seed, opts.events)
+    base = ScenarioResult(
+        name=entry.name, versions=info.versions.label(), valid=None, description=scenario.describe()
+    )
+    spec = entry.driver_spec()
+    if opts.sink:
+        spec["sink"] = opts.sink
+    try:
+        trial = Trial(info, entry.name[:24], **spec)
+    except Exception as error:
+        return replace(
+            base, reason=f"could not set up the trial: {type(error).__name__}: {_first_line(str(error))}"
+        )
+    started = time.monotonic()
+    sampler = Sampler(trial, started, on_sample=progress.sample)
+    clock = StepClock(started, sampler.acknowledged, entry.fault_step)
+
+    def on_step(index: int, step: Step, done: bool) -> None:
+        clock(index, step, done)
+        if not done:
+            last = sampler.samples[-1] if sampler.samples else None
+            counts = f" · acked {last.acknowledged} counted {last.counted}" if last else ""
+            progress.say(
+                f"{progress.where} · step {index + 1}/{len(scenario.steps)}: {step}{counts} · "
+                f"{time.monotonic() - started:.0f}s"
+            )
+
+    reason = ""
+    failure_dump = ""
+    try:
+        with sampler:
+            try:
+                run_steps(scenario, trial, on_step=on_step)
+            except ScenarioFailed as failure:
+                failure_dump = str(failure)
+                cause = failure.__cause__
+                where = f"step {clock.current[0] + 1} ({clock.current[1]})" if clock.current else "setup"
+                detail = f"{type(cause).__name__}: {_first_line(str(cause))}" if cause else "failed"
+                reason = f"{where}: {detail}"
+        duration = time.monotonic() - started
+        # Judged as the scenario's own check judges: by distinct events or by every copy.
+        last = scenario.steps[-1]
+        verdict = trial.verdict(last.distinct if isinstance(last, Check) else None)
+        diagnosis = trial.diagnosis()
+    except Exception as error:  # the harness itself broke: nothing judged is no pass
+        return replace(base, reason=f"harness error: {type(error).__name__}: {_first_line(str(error))}")
+    finally:
+        trial.close()
+    summary = verdict.summary
+    valid = False if reason else verdict.valid
+    if reason and summary is not None and verdict.valid is False:
+        found = evidence(summary.lost, summary.duplicated, summary.unexpected, summary.wrongly_late)
+        reason += f" ({', '.join(found)})" if found else ""
+    if not reason and verdict.valid is None:
+        reason = f"the checker could not judge: {verdict.error}"
+    artifacts: list[str] = []
+    if valid is not True:
+        assert trial.history.path is not None
+        dump = trial.history.path.parent / "failure.txt"
+        dump.write_text(f"{failure_dump or scenario.describe()}\n\n{verdict.explain()}\n\n{diagnosis}\n")
+        artifacts = [
+            _relative(p, opts.out) for p in (dump, trial.history.path, info.logs_dir) if p is not None
+        ]
+    counted = summary.counted_total if summary else 0
+    return replace(
+        base,
+        valid=valid,
+        reason=reason,
+        attempted=summary.attempted if summary else 0,
+        acknowledged=summary.acknowledged if summary else 0,
+        counted=counted,
+        dead_lettered=summary.dead_lettered if summary else 0,
+        late=summary.late if summary else 0,
+        lost=summary.lost if summary else 0,
+        duplicated=summary.duplicated if summary else 0,
+        unexpected=summary.unexpected if summary else 0,
+        wrongly_late=summary.wrongly_late if summary else 0,
+        fault=entry.fault,
+        fault_at_s=clock.fault_at_s,
+        heal_at_s=clock.heal_at_s,
+        recovery_s=recovery_s(sampler.samples, clock.heal_at_s, clock.acknowledged_at_heal),
+        duration_s=round(duration, 2),
+        throughput_eps=round(counted / duration, 1) if duration > 0 else 0.0,
+        differing_rows=verdict.explain() if verdict.valid is not True else "",
+        artifacts=artifacts,
+        timeline=sampler.samples,
+    )
+
+
+def run(opts: AuditOptions) -> int:
+    progress = Progress()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    require_engine()
+    opts.out.mkdir(parents=True, exist_ok=True)
+    runs = opts.out / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    if opts.mutants:
+        count = sum(len(mutant.entries(opts.profile)) for mutant in opts.mutants)
+        what = f"{len(opts.mutants)} mutant(s) on {count} run(s) [{', '.join(m.name for m in opts.mutants)}]"
+    else:
+        what = f"{len(opts.scenarios)} scenario(s) [{', '.join(entry.name for entry in opts.scenarios)}]"
+    progress.say(
+        f"{len(opts.version_sets)} version set(s) x {what}, "
+        f"profile {opts.profile}, seed {opts.seed}, {opts.events} events"
+        + (f", sink {opts.sink}" if opts.sink else "")
+    )
+    sets = [
+        audit_version_set(versions, opts, runs / f"{i + 1}-{_slug(versions.label())}", progress)
+        for i, versions in enumerate(opts.version_sets)
+    ]
+    result = AuditResult(
+        started_at=started_at,
+        duration_s=round(time.monotonic() - progress.started, 1),
+        seed=opts.seed,
+        profile=opts.profile,
+        events=opts.events,
+        version_sets=sets,
+    )
+    written = write_report(result, opts.out)
+    progress.say(f"report: {written['report.md']} (also report.html, junit.xml, audit.json)")
+    if result.valid:
+        if opts.mutants:
+            progress.say("VALID: every mutant run was killed by at least one scenario")
+        else:
+            progress.say(f"VALID: {sum(len(vs.scenarios) for vs in sets)} scenario(s) exact")
+        return 0
+    for line in result.failures():
+        print(f"FAILED {line}", file=sys.stderr)
+    return 1

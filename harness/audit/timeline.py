@@ -1,0 +1,154 @@
+"""What a scenario looked like while it ran: a sampler of acknowledged against accounted-for events,
+and the times of its steps, from which the audit reads when the fault hit and when it was healed.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cassandra.cluster import Cluster, Session
+
+from harness.audit.model import Sample
+from harness.checker.sink_reader import snapshot_or_empty
+from harness.scenario.steps import EnsureDriver, Heal, StartDriver, Step
+from harness.scenario.trial import Trial
+
+# The first of these after the fault heals it: the service answers again, or a driver runs again.
+HEAL_STEPS = (Heal, StartDriver, EnsureDriver)
+
+
+class Sampler:
+    """Every `interval_s`, one `Sample`: events acknowledged so far (the trial's history) and events
+    Cassandra accounts for (counts + dead letters + late reports), so both lines meet when the run is
+    exact. A read that fails (Cassandra down or frozen) leaves a gap rather than a wrong point."""
+
+    def __init__(
+        self,
+        trial: Trial,
+        started: float,
+        interval_s: float = 1.0,
+        on_sample: Callable[[Sample], None] | None = None,
+    ) -> None:
+        self._trial = trial
+        self._started = started
+        self._interval_s = interval_s
+        self._on_sample = on_sample
+        self.samples: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"sampler-{trial.name}", daemon=True)
+        self._cluster: Cluster | None = None
+        self._session: Session | None = None
+        self._seen_ops = 0
+        self._acknowledged = 0
+        self._events: set[tuple[str | None, int | None]] = set()
+        self._lock = threading.Lock()  # acknowledged() is also called by the step clock's thread
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop the thread and take one last sample: the final point of the plot is the end state."""
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join(timeout=30)
+        self.sample()
+        if self._cluster is not None:
+            self._cluster.shutdown()
+            self._cluster = None
+
+    def acknowledged(self) -> int:
+        """Acknowledged events in the pipeline's units: with deduplication, re-sent copies of a valid
+        event already acknowledged do not count (the pipeline drops them without a trace)."""
+        with self._lock:
+            # Slicing is atomic under the GIL: the producer appends while this thread reads.
+            new = self._trial.history.ops[self._seen_ops :]
+            self._seen_ops += len(new)
+            for op in new:
+                if op.type != "ok":
+                    continue
+                if self._trial.spec.dedup and op.kind == "valid":
+                    event = (op.event_id, op.ts_ms)
+                    if event in self._events:
+                        continue
+                    self._events.add(event)
+                self._acknowledged += 1
+            return self._acknowledged
+
+    def _accounted(self) -> int:
+        if self._session is None:
+            stack = self._trial.stack
+            self._cluster = Cluster([stack.cassandra_host], port=stack.cassandra_port, connect_timeout=5)
+            self._session = self._cluster.connect()
+            self._session.default_timeout = 5
+        trial = self._trial
+        snapshot = snapshot_or_empty(self._session, trial.spec.keyspace, trial.job, trial.window_ms)
+        return sum(snapshot.counts.values()) + len(snapshot.dead_letters) + len(snapshot.late)
+
+    def sample(self) -> Sample | None:
+        acknowledged = self.acknowledged()
+        try:
+            accounted = self._accounted()
+        except Exception:  # the driver reconnects by itself; a failed connect is retried next time
+            if self._session is None and self._cluster is not None:
+                self._cluster.shutdown()
+                self._cluster = None
+            return None
+        point = Sample(round(time.monotonic() - self._started, 2), acknowledged, accounted)
+        self.samples.append(point)
+        if self._on_sample is not None:
+            self._on_sample(point)
+        return point
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            try:
+                self.sample()
+            except Exception as error:  # a sampler must never take the scenario down
+                print(f"[sampler] {type(error).__name__}: {error}", file=sys.stderr)
+
+
+@dataclass
+class StepClock:
+    """The `on_step` hook of `scenario.run`: when each step started and ended, in scenario seconds."""
+
+    started: float
+    acknowledged: Callable[[], int]
+    fault_step: type[Step] | None = None  # marked when its first instance is done
+    current: tuple[int, Step] | None = None
+    fault_at_s: float | None = None
+    heal_at_s: float | None = None
+    acknowledged_at_heal: int | None = None
+    ended: list[tuple[int, float]] = field(default_factory=list)
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    def __call__(self, index: int, step: Step, done: bool) -> None:
+        if not done:
+            self.current = (index, step)
+            return
+        at = round(self.now(), 2)
+        self.ended.append((index, at))
+        if self.fault_step and self.fault_at_s is None and isinstance(step, self.fault_step):
+            self.fault_at_s = at
+        elif self.fault_at_s is not None and self.heal_at_s is None and isinstance(step, HEAL_STEPS):
+            self.heal_at_s = at
+            self.acknowledged_at_heal = self.acknowledged()
+
+
+def recovery_s(samples: list[Sample], heal_at_s: float | None, target: int | None) -> float | None:
+    """Seconds from the heal until Cassandra accounted for every event acknowledged by then."""
+    if heal_at_s is None or target is None:
+        return None
+    for point in samples:
+        if point.t_s >= heal_at_s and point.counted >= target:
+            return round(point.t_s - heal_at_s, 2)
+    return None

@@ -1,0 +1,74 @@
+"""Reads what the pipeline wrote to Cassandra into a `SinkSnapshot` for the checker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from cassandra.cluster import Cluster, Session
+
+from harness.model.snapshot import LateReport, SinkSnapshot
+
+
+@contextmanager
+def cassandra_session(host: str, port: int) -> Iterator[Session]:
+    cluster = Cluster([host], port=port, connect_timeout=30)
+    try:
+        yield cluster.connect()
+    finally:
+        cluster.shutdown()
+
+
+def _ms(value: datetime) -> int:
+    # The driver returns naive datetimes in UTC.
+    return int(value.replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def read_snapshot(session: Session, keyspace: str, job: str, window_ms: int) -> SinkSnapshot:
+    """The job's rows as they are; the caller adds the settings and offset log that judge late
+    reports. Other jobs' rows in the keyspace are left out: they are not this history's."""
+    counts = {
+        (row.site_id, _ms(row.window_start)): row.views
+        for row in session.execute(f"SELECT job, site_id, window_start, views FROM {keyspace}.pageviews")
+        if row.job == job
+    }
+    dead = {
+        (row.topic, row.partition, row.offset): row.reason
+        for row in session.execute(
+            f"SELECT job, topic, partition, offset, reason FROM {keyspace}.dead_letters"
+        )
+        if row.job == job
+    }
+    late = {
+        (row.topic, row.partition, row.offset): LateReport(
+            row.site_id, _ms(row.window_start), _ms(row.watermark), row.batch_id, row.generation
+        )
+        for row in session.execute(
+            f"SELECT job, topic, partition, offset, site_id, window_start, watermark, generation, batch_id"
+            f" FROM {keyspace}.late_events"
+        )
+        if row.job == job
+    }
+    return SinkSnapshot(window_ms=window_ms, counts=counts, dead_letters=dead, late=late)
+
+
+def generation_checkpoints(session: Session, keyspace: str, job: str) -> dict[int, str]:
+    """Generation number -> its checkpoint, from the pipeline's registry."""
+    rows = session.execute(
+        f"SELECT generation, checkpoint FROM {keyspace}.generations WHERE job = %s", (job,)
+    )
+    return {row.generation: row.checkpoint for row in rows if row.generation is not None}
+
+
+def snapshot_or_empty(session: Session, keyspace: str, job: str, window_ms: int) -> SinkSnapshot:
+    """As `read_snapshot`, but an empty snapshot while the pipeline has not created its tables yet."""
+    existing = {
+        row.table_name
+        for row in session.execute(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (keyspace,)
+        )
+    }
+    if not {"pageviews", "dead_letters", "late_events", "generations"} <= existing:
+        return SinkSnapshot(window_ms=window_ms)
+    return read_snapshot(session, keyspace, job, window_ms)

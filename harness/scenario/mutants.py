@@ -1,0 +1,222 @@
+"""The mutation suite: plausible wrong versions of the pipeline, and the scenarios that must kill them.
+
+The negative controls show the checker can fail on the mistakes someone thought of; a mutation
+suite measures the audit against a list of realistic ones. Each mutant is one small change, named,
+with one line of intent: a wrong sink from `tests/wrong_sinks.py` run by the real driver, a wrong
+setting, or a wrong way of operating the job (a scenario of its own). Run on a scenario, it gives
+one cell of the kill matrix (`kill_outcome`): killed (the verdict is invalid, with its evidence),
+survived (valid), not exercised (the scenario's fault did not land) or unknown (nothing judged).
+
+`python -m harness audit --mutants` runs every mutant on each of its killers in the profile and
+writes the matrix into the report; the gate runs each mutant that the quick profile kills on its
+cheapest killer, expecting the evidence it names (`CONTROLS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from harness.scenario.catalogue import (
+    BY_NAME,
+    GATE,
+    RESENDS,
+    RESET,
+    Entry,
+    checkpoint_reset,
+    resend_no_dedup,
+)
+from harness.scenario.profiles import Profile
+from harness.scenario.steps import Check, Expectation, NaiveReset, Step
+
+WRONG = "tests.wrong_sinks:"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    intent: str
+    # Catalogue scenarios that must kill it, the cheapest first; none when it is out of reach.
+    killers: tuple[str, ...] = ()
+    # What its gate run must be caught with.
+    expect: Expectation = "lost"
+    sink: str | None = None
+    # DriverSpec fields it changes (a setting), beside or instead of the sink.
+    trial: Mapping[str, Any] = field(default_factory=dict)
+    # A scenario of its own, for a mistake in how the job is operated; it ends with an exact Check.
+    own: Callable[[int, int], tuple[Step, ...]] | None = None
+    # Why no scenario of this stack can kill it (it survives by design, and the README says why).
+    out_of_reach: str = ""
+
+    def __post_init__(self) -> None:
+        if not (self.killers or self.own or self.out_of_reach):
+            raise ValueError(f"{self.name}: name its killers, bring its own scenario, or say why none can")
+        unknown = [name for name in self.killers if name not in BY_NAME]
+        if unknown:
+            raise ValueError(f"{self.name}: no scenario {unknown} in the catalogue")
+
+    def _spec(self) -> dict[str, Any]:
+        return {**self.trial, **({"sink": self.sink} if self.sink else {})}
+
+    def entries(self, profile: Profile = "deep") -> tuple[Entry, ...]:
+        """The scenarios to run it on, carrying the mutant: its own, or its killers in `profile`."""
+        if self.own is not None:
+            return (Entry(self.name, self.own, trial=self._spec(), min_events=6_000),)
+        return tuple(
+            replace(BY_NAME[name], trial={**BY_NAME[name].trial, **self._spec()})
+            for name in self.killers
+            if profile in BY_NAME[name].profiles
+        )
+
+    def control(self) -> Entry:
+        """The gate's negative control: its cheapest killer in the gate (else in the quick profile),
+        expecting `expect`."""
+        entry = (*self.entries("gate"), *self.entries("quick"))[0]
+        build = entry.steps
+
+        def steps(seed: int, events: int) -> tuple[Step, ...]:
+            *body, check = build(seed, events)
+            assert isinstance(check, Check), f"{entry.name} does not end with a check"
+            return (*body, replace(check, expect=self.expect))
+
+        return replace(entry, name=self.name, steps=steps, profiles=GATE)
+
+
+def _own_reset(seed: int, events: int) -> tuple[Step, ...]:
+    return (*checkpoint_reset(seed, events, NaiveReset()), Check(late=True))
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "writes-not-awaited",
+        "execute_async without waiting for the answers: Spark commits before Cassandra acknowledged",
+        ("cassandra-killed-mid-batch",),
+        sink=WRONG + "AsyncWritesSink",
+    ),
+    Mutant(
+        "write-errors-skipped",
+        "a failed write is logged and skipped: the batch commits without it",
+        ("cassandra-killed-mid-batch", "cassandra-paused", "cassandra-link-reset"),
+        sink=WRONG + "ErrorsSkippedSink",
+    ),
+    Mutant(
+        "retry-gives-up",
+        "a failed write is retried for a second, then given up on with a normal return",
+        ("cassandra-killed-mid-batch", "cassandra-paused"),
+        sink=WRONG + "RetryGivesUpSink",
+    ),
+    Mutant(
+        "fence-from-wall-clock",
+        "writes stamped with the time they are sent (no USING TIMESTAMP): a stale batch wins",
+        ("zombie-driver",),
+        sink=WRONG + "UnfencedSink",
+    ),
+    Mutant(
+        "fence-constant",
+        "every write at one constant timestamp: a replay ties, any other writer wins for good",
+        ("foreign-write",),
+        sink=WRONG + "ConstantFenceSink",
+    ),
+    Mutant(
+        "fence-without-generations",
+        "USING TIMESTAMP batch id: a new checkpoint's batches lose to the old checkpoint's rows",
+        ("checkpoint-reset", "foreign-write"),
+        sink=WRONG + "BatchIdFenceSink",
+    ),
+    Mutant(
+        "carried-counts-forgotten",
+        "a take-over that does not add the counts it carried: open windows restart from zero",
+        ("checkpoint-reset",),
+        sink=WRONG + "CarryNothingSink",
+    ),
+    Mutant(
+        "late-by-own-watermark",
+        "lateness judged by the batch's own watermark, not the one Spark dropped its input by",
+        ("late-backlog",),
+        expect="wrongly_late",
+        sink=WRONG + "OwnWatermarkSink",
+    ),
+    Mutant(
+        "late-reports-dropped",
+        "the late events are never written: dropped silently",
+        ("late-events", "late-backlog"),
+        sink=WRONG + "LateDroppedSink",
+    ),
+    Mutant(
+        "all-late",
+        "counts nothing and reports every event late with the smallest watermark that would do",
+        ("normal-flow", "bad-input"),
+        expect="wrongly_late",
+        sink=WRONG + "AllLateSink",
+    ),
+    Mutant(
+        "dead-letters-keyed-by-batch",
+        "a dead letter keyed by its batch instead of its offset: they overwrite each other",
+        ("bad-input",),
+        sink=WRONG + "DeadLetterPerBatchSink",
+    ),
+    Mutant(
+        "commit-then-write",
+        "the batch id is marked done before its rows are written, and done batches are skipped",
+        ("crash-mid_write", "driver-sigkill"),
+        sink=WRONG + "CommitThenWriteSink",
+    ),
+    Mutant(
+        "seed-uuid1-rows",
+        "the seed's design: a new uuid1() row per batch, summed when read",
+        ("crash-after_write", "driver-sigkill"),
+        expect="duplicated",
+        sink=WRONG + "UuidRowsSink",
+    ),
+    Mutant(
+        "read-add-write",
+        "each batch's events added to the stored count: a replay adds them twice",
+        ("crash-after_write", "driver-sigkill"),
+        expect="duplicated",
+        sink=WRONG + "IncrementingSink",
+    ),
+    Mutant(
+        "read-uncommitted",
+        "Kafka's consumer default: records of aborted transactions are counted",
+        ("transactional-input",),
+        expect="duplicated",
+        trial={"kafka_isolation_level": "read_uncommitted"},
+    ),
+    Mutant(
+        "no-dedup",
+        "re-sent copies counted again: the pipeline without --dedup, judged by distinct events",
+        expect="duplicated",
+        trial={**RESENDS, "dedup": False},
+        own=resend_no_dedup,
+    ),
+    Mutant(
+        "naive-reset",
+        "the checkpoint deleted and the job restarted at latest, without the take-over",
+        own=_own_reset,
+        trial=RESET,
+    ),
+    Mutant(
+        "write-consistency-one",
+        "writes acknowledged by one replica (ONE) instead of a quorum",
+        sink=WRONG + "ConsistencyOneSink",
+        out_of_reach="one Cassandra node: ONE and LOCAL_QUORUM are the same replica; it needs the "
+        "replicated topology (three nodes, a node lost after a write at ONE)",
+    ),
+    Mutant(
+        "ownership-unchecked",
+        "a batch written without asking whether the generation still owns the job",
+        sink=WRONG + "OwnershipIgnoredSink",
+        out_of_reach="equivalent within the counts: a taken-over generation's writes are below the new "
+        "one's fence and lose anyway; the check stops it sooner and keeps its logs honest",
+    ),
+)
+BY_MUTANT = {mutant.name: mutant for mutant in MUTANTS}
+# Negative controls of the gate: every mutant the gate or the quick profile kills, once. The zombie
+# with its fence from the wall clock has a gate test of its own, which also reads the failure dump.
+CONTROLS: tuple[Entry, ...] = tuple(
+    mutant.control()
+    for mutant in MUTANTS
+    if (mutant.own or mutant.entries("gate") or mutant.entries("quick"))
+    and mutant.name != "fence-from-wall-clock"
+)

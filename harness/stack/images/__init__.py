@@ -1,0 +1,263 @@
+"""Local images of the stack, built from Debian and Maven Central because no registry can be reached.
+
+Each image is tagged with its component version and a hash of its build inputs, so a tag that exists
+is reused and a changed version or Dockerfile builds a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.stack.images.maven import MavenError, resolve_jars
+from harness.stack.versions import Versions
+
+HERE = Path(__file__).parent
+CACHE = Path.home() / ".cache" / "tally" / "images"
+BASE_PACKAGES = ("openjdk-17-jre-headless", "python3", "procps")
+# Kafka 4 logs through log4j2 but does not depend on a backend; without one, nothing is logged.
+LOG4J = "2.24.3"
+SLF4J = "2.0.16"
+SPARK_CORE = re.compile(r"spark-core_(\d+\.\d+)-.*\.jar$")
+# Toxiproxy is built from its Go module (no registry serves its image); the binary is static.
+TOXIPROXY = "2.12.0"
+TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
+GO_FALLBACK = Path("/usr/local/go/bin/go")
+
+
+class ImageBuildError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Images:
+    """Tags of the images one version set runs on."""
+
+    kafka: str
+    cassandra: str
+    spark: str
+    toxiproxy: str
+
+
+def say(message: str) -> None:
+    print(f"[images] {message}", file=sys.stderr, flush=True)
+
+
+def _digest(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+    return h.hexdigest()[:10]
+
+
+def _files_digest(directory: Path) -> str:
+    return _digest(*(p.name.encode() + p.read_bytes() for p in sorted(directory.iterdir())))
+
+
+def _exists(tag: str) -> bool:
+    return (
+        subprocess.run(["docker", "image", "inspect", tag], capture_output=True, check=False).returncode == 0
+    )
+
+
+def _run(cmd: list[str], what: str, **kwargs: object) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        raise ImageBuildError(f"{what} failed (exit {result.returncode}): {' '.join(cmd)}\n{tail}")
+
+
+def base_image() -> str:
+    tag = f"tally/base:bookworm-jre17-{_digest(*BASE_PACKAGES)}"
+    if _exists(tag):
+        return tag
+    if shutil.which("debootstrap") is None:
+        raise ImageBuildError("debootstrap is missing: run `apt-get install -y debootstrap` (as root).")
+    started = time.monotonic()
+    say(f"building {tag}: debootstrap bookworm with {', '.join(BASE_PACKAGES)} (about a minute)")
+    with tempfile.TemporaryDirectory(prefix="tally-rootfs-") as rootfs:
+        _run(
+            ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", "bookworm", rootfs],
+            "debootstrap",
+        )
+        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+        _run(["docker", "import", "-", tag], "docker import", stdin=tar.stdout)
+        tar.wait()
+    say(f"built {tag} in {time.monotonic() - started:.0f} s")
+    return tag
+
+
+def _docker_build(tag: str, context: Path, base: str) -> None:
+    started = time.monotonic()
+    say(f"docker build {tag}")
+    _run(
+        ["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, str(context)],
+        f"docker build {tag}",
+    )
+    say(f"built {tag} in {time.monotonic() - started:.0f} s")
+
+
+def _context(name: str, tag: str) -> Path:
+    context = CACHE / tag.replace("/", "_").replace(":", "_")
+    if context.exists():
+        shutil.rmtree(context)
+    shutil.copytree(HERE / name, context)
+    return context
+
+
+def _build_java_service(name: str, version: str, coordinates: Iterable[str], base: str) -> str:
+    coordinates = tuple(coordinates)
+    tag = f"tally/{name}:{version}-{_digest(base, *coordinates, _files_digest(HERE / name))}"
+    if _exists(tag):
+        return tag
+    context = _context(name, tag)
+    say(f"{name} {version}: resolving {', '.join(coordinates)} from Maven Central")
+    resolve_jars(coordinates, context / "jars")
+    _docker_build(tag, context, base)
+    shutil.rmtree(context)
+    return tag
+
+
+def kafka_image(versions: Versions, base: str) -> str:
+    # Kafka's POMs declare slf4j-api 1.7 while recent brokers call the 2.x API; a direct
+    # dependency on 2.x wins Maven's nearest-first mediation and still serves 1.7 callers.
+    return _build_java_service(
+        "kafka",
+        versions.kafka,
+        (
+            f"org.apache.kafka:kafka_2.13:{versions.kafka}",
+            f"org.slf4j:slf4j-api:{SLF4J}",
+            f"org.apache.logging.log4j:log4j-core:{LOG4J}",
+            f"org.apache.logging.log4j:log4j-slf4j2-impl:{LOG4J}",
+        ),
+        base,
+    )
+
+
+def cassandra_image(versions: Versions, base: str) -> str:
+    return _build_java_service(
+        "cassandra",
+        versions.cassandra,
+        (f"org.apache.cassandra:cassandra-all:{versions.cassandra}",),
+        base,
+    )
+
+
+def spark_image(versions: Versions, base: str) -> str:
+    python = (f"pyspark=={versions.spark}", f"cassandra-driver=={versions.cassandra_driver}")
+    connector_version = versions.spark_kafka_connector
+    tag = (
+        f"tally/spark:{versions.spark}-"
+        f"{_digest(base, connector_version, *python, _files_digest(HERE / 'spark'))}"
+    )
+    if _exists(tag):
+        return tag
+    context = _context("spark", tag)
+    say(f"spark {versions.spark}: pip install {' '.join(python)} (the pyspark package is SPARK_HOME)")
+    _run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(context / "py"), *python],
+        "pip install",
+    )
+    spark_jars = context / "py" / "pyspark" / "jars"
+    connector = f"org.apache.spark:spark-sql-kafka-0-10_{scala_of(spark_jars)}:{connector_version}"
+    say(f"spark {versions.spark}: resolving {connector} from Maven Central")
+    jars = context / "connector-jars"
+    try:
+        resolve_jars((connector,), jars)
+    except MavenError as error:
+        raise ImageBuildError(
+            f"{error}\nThe Kafka connector must match Spark's Scala version and, ideally, its version: "
+            f"choose a published one with --connector-version / TALLY_CONNECTOR (see README, Versions)."
+        ) from error
+    # Spark already ships some of the connector's dependencies (lz4, snappy, zstd, slf4j ...);
+    # two versions of one library on a classpath is a bug waiting to happen, so keep Spark's.
+    shipped = {_artifact(p.name) for p in spark_jars.glob("*.jar")}
+    for jar in jars.glob("*.jar"):
+        if _artifact(jar.name) in shipped:
+            jar.unlink()
+    _docker_build(tag, context, base)
+    shutil.rmtree(context)
+    return tag
+
+
+def scala_of(spark_jars: Path) -> str:
+    """The Scala binary version a Spark distribution was built for, read from its spark-core jar name.
+
+    pyspark 4 ships Scala 2.13 only; pyspark 3.x wheels ship 2.12 (Spark 3 has 2.13 builds, not on PyPI).
+    """
+    found = {m.group(1) for p in spark_jars.glob("spark-core_*.jar") if (m := SPARK_CORE.match(p.name))}
+    if len(found) != 1:
+        raise ImageBuildError(f"expected one spark-core_<scala>-<version>.jar in {spark_jars}, found {found}")
+    return found.pop()
+
+
+def _artifact(jar_name: str) -> str:
+    """'kafka-clients-3.9.1.jar' -> 'kafka-clients'."""
+    stem = jar_name.removesuffix(".jar")
+    parts = stem.split("-")
+    while parts and parts[-1][:1].isdigit():
+        parts.pop()
+    return "-".join(parts)
+
+
+def _go() -> str:
+    found = shutil.which("go") or (str(GO_FALLBACK) if GO_FALLBACK.exists() else None)
+    if found is None:
+        raise ImageBuildError(
+            "the Go toolchain is missing (Toxiproxy is built from its Go module): install Go "
+            f"(e.g. to {GO_FALLBACK.parent.parent}, https://go.dev/doc/install) or put `go` on PATH."
+        )
+    return found
+
+
+def toxiproxy_image(base: str) -> str:
+    tag = f"tally/toxiproxy:{TOXIPROXY}-{_digest(base, TOXIPROXY, _files_digest(HERE / 'toxiproxy'))}"
+    if _exists(tag):
+        return tag
+    go = _go()
+    context = _context("toxiproxy", tag)
+    started = time.monotonic()
+    say(f"toxiproxy {TOXIPROXY}: go install {TOXIPROXY_MODULE}/cmd/server (static, through the Go proxy)")
+    _run(
+        [
+            go,
+            "install",
+            "-trimpath",
+            f"-ldflags=-s -w -X {TOXIPROXY_MODULE}.Version={TOXIPROXY}",
+            f"{TOXIPROXY_MODULE}/cmd/server@v{TOXIPROXY}",
+        ],
+        "go install toxiproxy",
+        cwd=context,
+        env={**os.environ, "CGO_ENABLED": "0", "GOBIN": str(context)},
+    )
+    (context / "server").rename(context / "toxiproxy-server")
+    say(f"toxiproxy {TOXIPROXY}: compiled in {time.monotonic() - started:.0f} s")
+    _docker_build(tag, context, base)
+    shutil.rmtree(context)
+    return tag
+
+
+def ensure_images(versions: Versions) -> Images:
+    """Build whatever image of this version set is missing; return the tags."""
+    started = time.monotonic()
+    base = base_image()
+    images = Images(
+        kafka=kafka_image(versions, base),
+        cassandra=cassandra_image(versions, base),
+        spark=spark_image(versions, base),
+        toxiproxy=toxiproxy_image(base),
+    )
+    say(
+        f"ready for {versions.label()} in {time.monotonic() - started:.0f} s: "
+        f"{images.kafka}, {images.cassandra}, {images.spark}, {images.toxiproxy}"
+    )
+    return images

@@ -1,3 +1,0 @@
-"""Shared by every tier: the stack fixtures live in a plugin module (unit tests simply never use them)."""
-
-pytest_plugins = ["harness.pytest_stack"]
