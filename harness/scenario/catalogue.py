@@ -230,9 +230,10 @@ def checkpoint_reset(seed: int, events: int, reset: Step | None = None) -> tuple
         StartDriver(failpoints=("sink.mid_write=crash@4",)),
         WaitDriverExit(),
         StartRefused((), "would make a second generation", new_checkpoint=True),
-        load(seed + 1, events // 2),
+        # Fewer batches after the reset than before it: a fence by batch id alone would lose.
+        load(seed + 1, events // 4),
         reset or TakeOver(),
-        load(seed + 2, events // 4, minute=3),
+        load(seed + 2, events // 8, minute=3),
         WaitConsumed(),
     )
 
