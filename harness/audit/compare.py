@@ -7,12 +7,13 @@ more than a fifth.
 
 from __future__ import annotations
 
-import html
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.audit.model import AuditResult, VersionSetResult
+from harness.audit.render import markdown_table, page
 
 RECOVERY_SLOWER = 0.25
 # Recovery is measured by sampling the counts; below this a relative change is sampling noise.
@@ -191,51 +192,26 @@ def render_markdown(comparison: Comparison) -> str:
     lines = [_summary(comparison)]
     for section in comparison.sections:
         lines += ["", f"**{section.old_label}** → **{section.new_label}**", ""]
-        lines.append("| " + " | ".join(HEADER) + " |")
-        lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(HEADER) - 3)) + "|")
-        for row in section.rows:
-            cells = [
-                (f"**{text}**" if flagged else text).replace("|", "\\|") for text, flagged in _cells(row)
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
+        rows = [[f"**{text}**" if flagged else text for text, flagged in _cells(row)] for row in section.rows]
+        lines.append(markdown_table(HEADER, rows, left=3))
     return "\n".join(lines) + "\n"
 
 
-COMPARE_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 2em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
-th:nth-child(-n+3), td:nth-child(-n+3) { text-align: left; }
-td.changed { background: #fde2e1; font-weight: bold; }
-"""
-
-
-def render_html_tables(comparison: Comparison) -> str:
-    """The tables as an HTML fragment, changed cells of class "changed": the audit report embeds it."""
-    body = [f'<p class="compare-summary">{html.escape(_summary(comparison))}</p>']
-    for section in comparison.sections:
-        body.append(f"<h3>{html.escape(section.old_label)} → {html.escape(section.new_label)}</h3>")
-        body.append(
-            '<table class="compare"><tr>' + "".join(f"<th>{html.escape(h)}</th>" for h in HEADER) + "</tr>"
-        )
-        for row in section.rows:
-            cells = "".join(
-                f'<td class="changed">{html.escape(t)}</td>' if flagged else f"<td>{html.escape(t)}</td>"
-                for t, flagged in _cells(row)
-            )
-            body.append(f"<tr>{cells}</tr>")
-        body.append("</table>")
-    return "\n".join(body)
+def html_context(comparison: Comparison) -> dict[str, Any]:
+    """What `templates/compare_tables.html` shows: the audit report embeds it, `compare.html` too."""
+    return {
+        "summary": _summary(comparison),
+        "header": HEADER,
+        "sections": [
+            {"title": f"{s.old_label} → {s.new_label}", "rows": [_cells(row) for row in s.rows]}
+            for s in comparison.sections
+        ],
+    }
 
 
 def render_html(comparison: Comparison) -> str:
     """The tables as a self-contained page."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Tally audit comparison</title>'
-        f"<style>{COMPARE_CSS}</style></head><body><h1>Tally audit comparison</h1>\n"
-        + render_html_tables(comparison)
-        + "\n</body></html>\n"
-    )
+    return page("compare.html", comparison=html_context(comparison))
 
 
 def main_compare(old: Path, new: Path, out: Path | None = None) -> int:

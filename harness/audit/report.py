@@ -5,7 +5,6 @@ systems, audit.json for `audit compare` and anything else that reads machines' o
 from __future__ import annotations
 
 import base64
-import html
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -14,6 +13,7 @@ from pathlib import Path
 from harness.audit import compare as audit_compare
 from harness.audit.model import AuditResult, ScenarioResult, VersionSetResult
 from harness.audit.plots import recovery_png, timeline_png
+from harness.audit.render import markdown_table, page
 from harness.scenario.mutants import BY_MUTANT, MUTANTS
 
 RECOVERY_PLOT = "plots/recovery.png"
@@ -145,8 +145,8 @@ def _md_cell(text: str) -> str:
 
 def render_markdown(result: AuditResult) -> str:
     """The report for a terminal, a pull request or a CI artifact; plots are linked from plots/."""
-    lines = [f"# Tally upgrade audit: {'VALID' if result.valid else 'INVALID'}", "", "| | |", "|---|---|"]
-    lines += [f"| {key} | {_md_cell(value)} |" for key, value in _meta(result)]
+    lines = [f"# Tally upgrade audit: {'VALID' if result.valid else 'INVALID'}", ""]
+    lines.append(markdown_table(("", ""), _meta(result), left=2))
     if failures := result.failures():
         lines += ["", "## Failures", ""] + [f"- {_md_cell(line)}" for line in failures]
     lines += ["", "## Verdicts"]
@@ -155,15 +155,11 @@ def render_markdown(result: AuditResult) -> str:
         if vs.status != "ran":
             lines += ["", _fence(vs.error or "no error recorded")]
         if vs.scenarios:
-            lines += ["", "| " + " | ".join(COLUMNS) + " |"]
-            lines.append("|---|---|" + "---:|" * (len(COLUMNS) - 2))
-            lines += ["| " + " | ".join(map(_md_cell, _verdict_row(s))) + " |" for s in vs.scenarios]
+            lines += ["", markdown_table(COLUMNS, [_verdict_row(s) for s in vs.scenarios], left=2)]
     for vs in result.version_sets:
         if vs.mutants:
             head, rows = _kill_matrix(vs)
-            lines += ["", f"## Kill matrix: {vs.label}", "", "| " + " | ".join(head) + " |"]
-            lines.append("|" + "---|" * len(head))
-            lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+            lines += ["", f"## Kill matrix: {vs.label}", "", markdown_table(head, rows, left=len(head))]
             lines += ["", "Out of the audit's reach:", ""]
             lines += [
                 f"- **{name}** ({_md_cell(intent)}): {_md_cell(why)}" for name, intent, why in _out_of_reach()
@@ -190,143 +186,88 @@ def render_markdown(result: AuditResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-CSS = """
-body { font-family: system-ui, -apple-system, sans-serif; margin: 2em auto; max-width: 1200px;
-       padding: 0 1em; color: #222; }
-h1 .verdict, h3 .verdict { padding: 0.1em 0.5em; border-radius: 0.3em; }
-.valid { color: #1a7f37; } .invalid { color: #c62828; } .unknown { color: #9a6700; }
-h1 .valid, h3 .valid { background: #dafbe1; } h1 .invalid, h3 .invalid { background: #ffebe9; }
-h1 .unknown, h3 .unknown { background: #fff8c5; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #d0d7de; padding: 0.3em 0.6em; text-align: right; }
-th { background: #f6f8fa; } th:first-child, td:first-child { text-align: left; }
-table.meta th { text-align: left; }
-tr.row-invalid td, tr.row-unknown td { background: #fff5f5; }
-table.compare td:nth-child(-n+3), table.compare th:nth-child(-n+3) { text-align: left; }
-table.kills td { text-align: left; } table.kills td:nth-child(2) { max-width: 28em; }
-td.verdict { font-weight: bold; text-align: center; }
-td.changed { background: #ffebe9; font-weight: bold; }
-pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
-img.plot { max-width: 100%; border: 1px solid #d0d7de; }
-section.scenario { border-top: 1px solid #d0d7de; margin-top: 2em; }
-ul.failures li { color: #c62828; }
-"""
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
 def _verdict_class(valid: bool | None) -> str:
     return {True: "valid", False: "invalid", None: "unknown"}[valid]
-
-
-def _img(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img class="plot" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _html_verdict_table(i: int, vs: VersionSetResult) -> str:
-    head = "".join(f"<th>{_e(c)}</th>" for c in COLUMNS)
-    rows = []
-    for j, s in enumerate(vs.scenarios):
-        name, verdict, *numbers = _verdict_row(s)
-        verdict_class = _verdict_class(s.valid)
-        cells = f'<td><a href="#{_anchor(i, j, s)}">{_e(name)}</a></td>'
-        cells += f'<td class="verdict {verdict_class}">{_e(verdict)}</td>'
-        cells += "".join(f"<td>{_e(n)}</td>" for n in numbers)
-        rows.append(f'<tr class="row-{verdict_class}">{cells}</tr>')
-    return f'<table class="verdicts"><tr>{head}</tr>\n' + "\n".join(rows) + "\n</table>"
 
 
 def _kill_class(cell: str) -> str:
     return {"killed": "valid", "survived": "invalid", "—": ""}.get(cell.split(":")[0], "unknown")
 
 
+def _png(png: bytes) -> str:
+    return base64.b64encode(png).decode("ascii")
+
+
 def render_html(result: AuditResult, plots: dict[str, bytes]) -> str:
     """One file a browser shows offline: inline CSS, plots as data URIs, every text escaped."""
-    overall = "valid" if result.valid else "invalid"
-    body = [f'<h1>Tally upgrade audit: <span class="verdict {overall}">{overall.upper()}</span></h1>']
-    body.append(
-        '<table class="meta">'
-        + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _meta(result))
-        + "</table>"
-    )
-    if failures := result.failures():
-        body.append(
-            '<h2>Failures</h2><ul class="failures">'
-            + "".join(f"<li>{_e(line)}</li>" for line in failures)
-            + "</ul>"
-        )
-    body.append("<h2>Verdicts</h2>")
-    for i, vs in enumerate(result.version_sets):
-        status = "valid" if vs.status == "ran" else "invalid"
-        body.append(
-            f"<h3>{_e(vs.label)}</h3><p>{_e(_versions_line(vs))} · status "
-            f'<strong class="{status}">{_e(vs.status)}</strong></p>'
-        )
-        if vs.status != "ran":
-            body.append(f'<pre class="error">{_e(vs.error or "no error recorded")}</pre>')
-        if vs.scenarios:
-            body.append(_html_verdict_table(i, vs))
+    sets = [
+        {
+            "label": vs.label,
+            "versions": _versions_line(vs),
+            "status": vs.status,
+            "status_class": "valid" if vs.status == "ran" else "invalid",
+            "error": (vs.error or "no error recorded") if vs.status != "ran" else "",
+            "rows": [
+                {
+                    "name": s.name,
+                    "anchor": _anchor(i, j, s),
+                    "verdict": s.verdict,
+                    "css": _verdict_class(s.valid),
+                    "numbers": _verdict_row(s)[2:],
+                }
+                for j, s in enumerate(vs.scenarios)
+            ],
+        }
+        for i, vs in enumerate(result.version_sets)
+    ]
+    kill_matrices = []
     for vs in result.version_sets:
         if vs.mutants:
             head, rows = _kill_matrix(vs)
-            cells = [
-                "<tr>"
-                + "".join(
-                    f'<td class="{_kill_class(cell)}">{_e(cell)}</td>' if k >= 2 else f"<td>{_e(cell)}</td>"
-                    for k, cell in enumerate(row)
-                )
-                + "</tr>"
-                for row in rows
-            ]
-            body.append(
-                f"<h2>Kill matrix: {_e(vs.label)}</h2>"
-                + '<table class="kills"><tr>'
-                + "".join(f"<th>{_e(h)}</th>" for h in head)
-                + "</tr>\n"
-                + "\n".join(cells)
-                + "</table><p>Out of the audit's reach:</p><ul>"
-                + "".join(
-                    f"<li><strong>{_e(name)}</strong> ({_e(intent)}): {_e(why)}</li>"
-                    for name, intent, why in _out_of_reach()
-                )
-                + "</ul>"
+            kill_matrices.append(
+                {
+                    "label": vs.label,
+                    "header": head,
+                    "rows": [
+                        {"mutant": row[0], "intent": row[1], "cells": [(c, _kill_class(c)) for c in row[2:]]}
+                        for row in rows
+                    ],
+                }
             )
-    body.append("<h2>Recovery time per fault</h2>" + _img(plots[RECOVERY_PLOT], "recovery time per fault"))
-    if len(result.version_sets) > 1:
-        comparison = audit_compare.compare_matrix(result)
-        body.append("<h2>Version sets side by side</h2>" + audit_compare.render_html_tables(comparison))
-    body.append("<h2>Scenarios</h2>")
-    for i, j, vs, s in _scenarios(result):
-        part = [
-            f'<section class="scenario" id="{_anchor(i, j, s)}">',
-            f'<h3>{_e(s.name)} <span class="verdict {_verdict_class(s.valid)}">{_e(s.verdict)}</span> '
-            f"<small>{_e(vs.label)}</small></h3>",
-        ]
-        if s.valid is not True:
-            part.append(f'<p class="reason"><strong>Why:</strong> {_e(s.failure_reason)}</p>')
-        if fault := _fault_line(s):
-            part.append(f"<p>{_e(fault)}</p>")
-        part.append(f"<p>ran {s.duration_s:.1f} s, {s.throughput_eps:.0f} events/s counted</p>")
-        if s.description:
-            part.append(f'<pre class="steps">{_e(s.description)}</pre>')
-        part.append(_img(plots[_plot_path(i, j, s)], f"{s.name}: counted against acknowledged"))
-        if s.differing_rows:
-            part.append(f'<h4>Differing rows</h4><pre class="rows">{_e(s.differing_rows)}</pre>')
-        if s.artifacts:
-            part.append(
-                '<h4>Artifacts</h4><ul class="artifacts">'
-                + "".join(f"<li><code>{_e(p)}</code></li>" for p in s.artifacts)
-                + "</ul>"
-            )
-        body.append("\n".join(part) + "</section>")
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>Tally upgrade audit: {overall}</title><style>{CSS}</style></head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
+    scenarios = [
+        {
+            "anchor": _anchor(i, j, s),
+            "name": s.name,
+            "verdict": s.verdict,
+            "css": _verdict_class(s.valid),
+            "label": vs.label,
+            "why": s.failure_reason if s.valid is not True else "",
+            "fault": _fault_line(s),
+            "ran": f"{s.duration_s:.1f} s, {s.throughput_eps:.0f} events/s counted",
+            "description": s.description,
+            "plot": _png(plots[_plot_path(i, j, s)]),
+            "differing_rows": s.differing_rows,
+            "artifacts": s.artifacts,
+        }
+        for i, j, vs, s in _scenarios(result)
+    ]
+    comparison = (
+        audit_compare.html_context(audit_compare.compare_matrix(result))
+        if len(result.version_sets) > 1
+        else None
+    )
+    return page(
+        "report.html",
+        overall="valid" if result.valid else "invalid",
+        meta=_meta(result),
+        failures=result.failures(),
+        columns=COLUMNS,
+        sets=sets,
+        kill_matrices=kill_matrices,
+        out_of_reach=_out_of_reach(),
+        recovery_plot=_png(plots[RECOVERY_PLOT]),
+        comparison=comparison,
+        scenarios=scenarios,
     )
 
 

@@ -3,6 +3,8 @@ expect a failure, and the kill matrix judges a run the way the README says."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness.audit import report
@@ -80,7 +82,7 @@ def test_a_mutant_that_no_scenario_killed_fails_the_audit_with_what_each_saw() -
     ]
     result = AuditResult("2026-12-01T00:00:00+00:00", 60.0, 7, "deep", 3000, [vs])
     assert AuditResult.from_json(result.to_json()) == result
-    markdown = report.render_markdown(result)
+    markdown = re.sub(r" +", " ", report.render_markdown(result))
     assert "## Kill matrix" in markdown
     assert "| writes-not-awaited |" in markdown
     assert "killed: 412 lost" in markdown
