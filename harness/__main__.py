@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
+from harness.logs import configure
 from harness.stack.versions import Versions
+
+log = logging.getLogger("harness")
 
 
 def ensure_pyspark(versions: Versions) -> None:
@@ -19,7 +23,7 @@ def ensure_pyspark(versions: Versions) -> None:
     except importlib.metadata.PackageNotFoundError:
         installed = None
     if installed != versions.spark:
-        print(f"[harness] pip install pyspark=={versions.spark} (found {installed})", file=sys.stderr)
+        log.info("pip install pyspark==%s (found %s)", versions.spark, installed)
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", f"pyspark=={versions.spark}"], check=True
         )
@@ -39,6 +43,7 @@ def compare(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure()
     argv = sys.argv[1:] if argv is None else argv
     # A sub-command of `audit` whose options would clash with the audit's own.
     if argv[:2] == ["audit", "compare"]:

@@ -9,10 +9,10 @@ replay). Drivers run the pipeline from a source checkout installed with `pip ins
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,6 +24,8 @@ from harness.stack.engine import require_engine
 from harness.stack.images import ensure_images
 from harness.stack.services import Stack, StackInfo
 from harness.stack.versions import Versions
+
+log = logging.getLogger("harness.stack")
 
 SEED_KEY = pytest.StashKey[int]()
 SEED_HELP = "seed of the scenarios' workloads and kill points (default: $TALLY_SEED, else a fresh one)"
@@ -73,7 +75,7 @@ def stack(versions: Versions, pytestconfig: pytest.Config) -> Iterator[StackInfo
     try:
         started = time.monotonic()
         info = stack.start()
-        print(f"\n[stack] {versions.label()} up in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        log.info("%s up in %.1f s", versions.label(), time.monotonic() - started)
         yield info
     finally:
         stack.close()

@@ -7,6 +7,7 @@ more than a fifth.
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 from harness.audit.model import AuditResult, VersionSetResult
 from harness.audit.render import markdown_table, page
+
+log = logging.getLogger("harness.compare")
 
 RECOVERY_SLOWER = 0.25
 # Recovery is measured by sampling the counts; below this a relative change is sampling noise.
@@ -220,7 +223,7 @@ def main_compare(old: Path, new: Path, out: Path | None = None) -> int:
     try:
         comparison = compare(AuditResult.load(old), AuditResult.load(new))
     except (OSError, ValueError) as error:
-        print(f"audit compare: {error}", file=sys.stderr)
+        print(f"audit compare: {error}", file=sys.stderr)  # the command's answer, not a diagnostic
         return 2
     markdown = render_markdown(comparison)
     print(markdown)
@@ -228,5 +231,5 @@ def main_compare(old: Path, new: Path, out: Path | None = None) -> int:
     target.mkdir(parents=True, exist_ok=True)
     (target / "compare.md").write_text(markdown, encoding="utf-8")
     (target / "compare.html").write_text(render_html(comparison), encoding="utf-8")
-    print(f"wrote {target / 'compare.md'} and compare.html", file=sys.stderr)
+    log.info("wrote %s and compare.html", target / "compare.md")
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import logging
 import os
 import re
 import sys
@@ -18,6 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
+
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from harness.audit.model import (
     AuditResult,
@@ -38,6 +42,8 @@ from harness.stack.engine import require_engine
 from harness.stack.images import ensure_images
 from harness.stack.services import Stack, StackInfo
 from harness.stack.versions import Versions
+
+log = logging.getLogger("harness.audit")
 
 DEFAULT_EVENTS: dict[Profile, int] = {"gate": 3_000, "quick": 3_000, "deep": 12_000}
 PROGRESS_EVERY_S = 10.0
@@ -147,7 +153,7 @@ class Progress:
 
     def say(self, message: str) -> None:
         self._last_line = time.monotonic()
-        print(f"[audit {time.monotonic() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+        log.info("%6.1fs %s", time.monotonic() - self.started, message)
 
     def sample(self, point: Sample) -> None:
         if time.monotonic() - self._last_line >= PROGRESS_EVERY_S:
@@ -199,19 +205,23 @@ def audit_version_set(
             progress.say(f"{label}: start failed: {_first_line(str(error))}")
             return replace(vs, status="start-failed", error=f"{type(error).__name__}: {error}")
         results = []
-        for number, entry in enumerate(opts.scenarios, start=1):
-            progress.where = f"{label} · {entry.name} ({number}/{len(opts.scenarios)})"
-            result = run_scenario(entry, info, opts, progress)
-            progress.say(f"{progress.where}: {result.verdict} in {result.duration_s:.0f}s")
-            results.append(result)
         runs = [(mutant, entry) for mutant in opts.mutants for entry in mutant.entries(opts.profile)]
-        killed = []
-        for number, (mutant, entry) in enumerate(runs, start=1):
-            progress.where = f"{label} · mutant {mutant.name} on {entry.name} ({number}/{len(runs)})"
-            run = replace(run_scenario(entry, info, opts, progress), mutant=mutant.name)
-            evidence = f": {run.failure_reason}" if run.outcome == "killed" else ""
-            progress.say(f"{progress.where}: {run.outcome}{evidence} in {run.duration_s:.0f}s")
-            killed.append(run)
+        # A bar on a terminal only; the log lines say the same in CI.
+        with tqdm(total=len(opts.scenarios) + len(runs), desc=label, unit="run", disable=None) as bar:
+            for number, entry in enumerate(opts.scenarios, start=1):
+                progress.where = f"{label} · {entry.name} ({number}/{len(opts.scenarios)})"
+                result = run_scenario(entry, info, opts, progress)
+                progress.say(f"{progress.where}: {result.verdict} in {result.duration_s:.0f}s")
+                results.append(result)
+                bar.update()
+            killed = []
+            for number, (mutant, entry) in enumerate(runs, start=1):
+                progress.where = f"{label} · mutant {mutant.name} on {entry.name} ({number}/{len(runs)})"
+                run = replace(run_scenario(entry, info, opts, progress), mutant=mutant.name)
+                evidence = f": {run.failure_reason}" if run.outcome == "killed" else ""
+                progress.say(f"{progress.where}: {run.outcome}{evidence} in {run.duration_s:.0f}s")
+                killed.append(run)
+                bar.update()
         return replace(vs, scenarios=results, mutants=killed)
     finally:
         stack.close()
@@ -325,10 +335,12 @@ def run(opts: AuditOptions) -> int:
         f"profile {opts.profile}, seed {opts.seed}, {opts.events} events"
         + (f", sink {opts.sink}" if opts.sink else "")
     )
-    sets = [
-        audit_version_set(versions, opts, runs / f"{i + 1}-{_slug(versions.label())}", progress)
-        for i, versions in enumerate(opts.version_sets)
-    ]
+    # Log lines print above the progress bar instead of through it.
+    with logging_redirect_tqdm(loggers=[logging.getLogger("harness")]):
+        sets = [
+            audit_version_set(versions, opts, runs / f"{i + 1}-{_slug(versions.label())}", progress)
+            for i, versions in enumerate(opts.version_sets)
+        ]
     result = AuditResult(
         started_at=started_at,
         duration_s=round(time.monotonic() - progress.started, 1),

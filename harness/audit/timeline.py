@@ -4,7 +4,7 @@ and the times of its steps, from which the audit reads when the fault hit and wh
 
 from __future__ import annotations
 
-import sys
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +16,8 @@ from harness.audit.model import Sample
 from harness.checker.sink_reader import snapshot_or_empty
 from harness.scenario.steps import EnsureDriver, Heal, StartDriver, Step
 from harness.scenario.trial import Trial
+
+log = logging.getLogger("harness.sampler")
 
 # The first of these after the fault heals it: the service answers again, or a driver runs again.
 HEAL_STEPS = (Heal, StartDriver, EnsureDriver)
@@ -112,7 +114,7 @@ class Sampler:
             try:
                 self.sample()
             except Exception as error:  # a sampler must never take the scenario down
-                print(f"[sampler] {type(error).__name__}: {error}", file=sys.stderr)
+                log.warning("%s: %s", type(error).__name__, error)
 
 
 @dataclass

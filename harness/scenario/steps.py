@@ -6,8 +6,8 @@ Every injected fault is healed before the scenario ends, whatever happened.
 
 from __future__ import annotations
 
+import logging
 import random
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +22,8 @@ from harness.stack.driver import Driver, consumed_offsets, progress
 from harness.stack.kafka_admin import end_offsets
 from harness.workload.generator import WorkloadSpec
 from harness.workload.producer import Transactions
+
+log = logging.getLogger("harness.scenario")
 
 
 class Step:
@@ -177,7 +179,7 @@ class ForeignWrites(Step):
             updated, deleted = ctx.rng.sample(rows, 2)
             session.execute(f"UPDATE {table} SET views = 999999 {key}", (trial.job, *updated))
             session.execute(f"DELETE FROM {table} {key}", (trial.job, *deleted))
-        print(f"[foreign] updated {updated}, deleted {deleted}", file=sys.stderr, flush=True)
+        log.info("another client updated %s and deleted %s", updated, deleted)
 
 
 @dataclass(frozen=True)
@@ -231,7 +233,7 @@ class KillDriverMidway(Step):
         )
         ctx.trial.drivers[-1].kill()
         committed = sum(consumed_offsets(ctx.trial.spec).values())
-        print(f"[scenario] killed {ctx.trial.drivers[-1].name} at {committed / total:.0%}", file=sys.stderr)
+        log.info("killed %s at %.0f%%", ctx.trial.drivers[-1].name, 100 * committed / total)
         # A kill after the last commit tests nothing: say so rather than pass.
         assert committed < total, (
             f"the fault did not land: all {total} offsets were committed before the kill "
@@ -283,7 +285,7 @@ class ResumeZombie(Step):
         code = ctx.trial.wait_exit(ctx.zombie)
         after = ctx.trial.snapshot().counts
         backwards = {key: (n, after.get(key, 0)) for key, n in before.items() if after.get(key, 0) < n}
-        print(f"[scenario] the zombie exited with {code}", file=sys.stderr)
+        log.info("the zombie exited with %s", code)
         shown = [f"{site}@{iso_utc(start)} {old} -> {new}" for (site, start), (old, new) in backwards.items()]
         assert not backwards, f"{len(backwards)} counts went backwards: " + ", ".join(sorted(shown))
 
@@ -328,7 +330,7 @@ class WaitWritesAttempted(Step):
             diagnose=ctx.trial.diagnosis,
         )
         what = "a write failed and is being retried" if failed else "committed with Cassandra down"
-        print(f"[scenario] batch {self.batch_id}: {what}", file=sys.stderr, flush=True)
+        log.info("batch %d: %s", self.batch_id, what)
 
 
 @dataclass(frozen=True)
@@ -445,7 +447,7 @@ class Check(Step):
         assert verdict.valid is False, f"a wrong sink passed: expected {self.expect}"
         assert verdict.summary is not None
         # What the control was caught with, in the log of a passing run too.
-        print(f"[check] caught, as expected:\n{verdict.explain(limit=4)}", file=sys.stderr, flush=True)
+        log.info("caught, as expected:\n%s", verdict.explain(limit=4))
         if self.expect == "wrongly_late":
             named = [p for p in verdict.late_problems if p.kind == "wrongly_late"]
             assert named, f"expected wrongly late reports named, verdict says {verdict.summary}"
@@ -488,7 +490,7 @@ def run(scenario: Scenario, trial: Trial, on_step: StepHook | None = None) -> Co
     current = 0
     try:
         for step in scenario.steps:
-            print(f"[scenario {time.monotonic() - started:6.1f}s] {step}", file=sys.stderr, flush=True)
+            log.info("%6.1fs %s", time.monotonic() - started, step)
             if on_step is not None:
                 on_step(current, step, False)
             step_started = time.monotonic()
@@ -505,8 +507,5 @@ def run(scenario: Scenario, trial: Trial, on_step: StepHook | None = None) -> Co
             f"{scenario.describe(current)}\n\nfailed: {type(error).__name__}: {error}\n\n"
             f"{verdict.explain()}\n\n{trial.diagnosis()}"
         ) from error
-    print(
-        f"[scenario] {scenario.name} passed in {time.monotonic() - started:.1f} s: {ctx.time_per_kind()}",
-        file=sys.stderr,
-    )
+    log.info("%s passed in %.1f s: %s", scenario.name, time.monotonic() - started, ctx.time_per_kind())
     return ctx

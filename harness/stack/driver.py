@@ -8,8 +8,8 @@ reaches Kafka and Cassandra through Toxiproxy, so network faults hit the pipelin
 from __future__ import annotations
 
 import json
+import logging
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,8 @@ from testcontainers.core.container import DockerContainer
 from harness.stack import containers
 from harness.stack.services import StackInfo
 from harness.stack.startup import Startup, instant, startup
+
+log = logging.getLogger("harness.driver")
 
 REPO = Path(__file__).resolve().parent.parent
 # Mounted read-only into each driver, so code changes need no image rebuild. The tests folder is
@@ -200,7 +202,7 @@ class Driver:
         if self._container is not None:
             if self.save_logs() is not None:
                 # One timing line per driver: its start-up is most of a scenario's fixed cost.
-                print(f"[driver] {self.name}: {self.startup()}", file=sys.stderr, flush=True)
+                log.info("%s: %s", self.name, self.startup())
             containers.remove(self._container)
             self._container = None
 

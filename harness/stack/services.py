@@ -8,8 +8,8 @@ containers, for faults, logs and teardown.
 from __future__ import annotations
 
 import base64
+import logging
 import os
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +28,8 @@ CASSANDRA_READY = "Starting listening for CQL clients"
 MASTER_READY = "I have been elected leader! New state: ALIVE"
 WORKER_READY = "Successfully registered with master"
 TOXIPROXY_READY = "Starting Toxiproxy HTTP server"
+
+log = logging.getLogger("harness.stack")
 
 
 @dataclass(frozen=True)
@@ -200,12 +202,17 @@ class Stack:
             proxied_bootstrap_servers=f"127.0.0.1:{proxy.kafka}",
             proxied_cassandra_port=proxy.cassandra,
         )
-        print(
-            f"[stack] {self._versions.label()} up in {time.monotonic() - started:.1f} s: "
-            f"kafka {bootstrap}, cassandra 127.0.0.1:{cassandra_port}, spark {master_url}, "
-            f"toxiproxy {toxiproxy_api} (proxies: kafka :{proxy.kafka}, cassandra :{proxy.cassandra})",
-            file=sys.stderr,
-            flush=True,
+        log.info(
+            "%s up in %.1f s: kafka %s, cassandra 127.0.0.1:%d, spark %s, toxiproxy %s "
+            "(proxies: kafka :%d, cassandra :%d)",
+            self._versions.label(),
+            time.monotonic() - started,
+            bootstrap,
+            cassandra_port,
+            master_url,
+            toxiproxy_api,
+            proxy.kafka,
+            proxy.cassandra,
         )
         return info
 

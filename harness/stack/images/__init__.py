@@ -7,6 +7,7 @@ is reused and a changed version or Dockerfile builds a new one.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -18,8 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from harness.stack.images.maven import MavenError, resolve_jars
 from harness.stack.versions import Versions
+
+log = logging.getLogger("harness.images")
 
 HERE = Path(__file__).parent
 CACHE = Path.home() / ".cache" / "tally" / "images"
@@ -49,7 +54,7 @@ class Images:
 
 
 def say(message: str) -> None:
-    print(f"[images] {message}", file=sys.stderr, flush=True)
+    log.info("%s", message)
 
 
 def _digest(*parts: str | bytes) -> str:
@@ -249,13 +254,18 @@ def toxiproxy_image(base: str) -> str:
 def ensure_images(versions: Versions) -> Images:
     """Build whatever image of this version set is missing; return the tags."""
     started = time.monotonic()
-    base = base_image()
-    images = Images(
-        kafka=kafka_image(versions, base),
-        cassandra=cassandra_image(versions, base),
-        spark=spark_image(versions, base),
-        toxiproxy=toxiproxy_image(base),
-    )
+    # A bar on a terminal only: a build takes minutes on a fresh machine, seconds when cached.
+    with tqdm(total=5, desc=f"images {versions.label()}", unit="image", disable=None) as bar:
+        base = base_image()
+        bar.update()
+        kafka = kafka_image(versions, base)
+        bar.update()
+        cassandra = cassandra_image(versions, base)
+        bar.update()
+        spark = spark_image(versions, base)
+        bar.update()
+        images = Images(kafka, cassandra, spark, toxiproxy_image(base))
+        bar.update()
     say(
         f"ready for {versions.label()} in {time.monotonic() - started:.0f} s: "
         f"{images.kafka}, {images.cassandra}, {images.spark}, {images.toxiproxy}"
