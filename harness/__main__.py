@@ -29,25 +29,8 @@ def ensure_pyspark(versions: Versions) -> None:
         )
 
 
-def compare(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m harness audit compare", description="two audits side by side, changes flagged"
-    )
-    parser.add_argument("old", type=Path, help="an audit directory or its audit.json")
-    parser.add_argument("new", type=Path, help="an audit directory or its audit.json")
-    parser.add_argument("--out", type=Path, help="where compare.md/html go (default: beside NEW)")
-    args = parser.parse_args(argv)
-    from harness.audit.compare import main_compare
-
-    return main_compare(args.old, args.new, args.out)
-
-
 def main(argv: list[str] | None = None) -> int:
     configure()
-    argv = sys.argv[1:] if argv is None else argv
-    # A sub-command of `audit` whose options would clash with the audit's own.
-    if argv[:2] == ["audit", "compare"]:
-        return compare(argv[2:])
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     images = commands.add_parser("images", help="build the images of a version set (skips existing ones)")
@@ -56,12 +39,26 @@ def main(argv: list[str] | None = None) -> int:
     Versions.add_arguments(pyspark)
     audit = commands.add_parser(
         "audit",
-        help="run the scenario catalogue on version sets and write the report (`audit compare OLD NEW`)",
+        help="run the scenario catalogue (or the mutation suite) on version sets and write the report; "
+        "`audit compare OLD NEW` puts two audits side by side",
+        description="Run the scenario catalogue, or with --mutants the mutation suite, on one version "
+        "set or a matrix of them, and write report.md, report.html, junit.xml and audit.json.",
     )
     from harness.audit.run import add_arguments, options, run
 
     add_arguments(audit)
+    then = audit.add_subparsers(dest="audit_command", metavar="{compare}")
+    compare = then.add_parser("compare", help="two audits side by side, changes flagged")
+    compare.add_argument("old", type=Path, help="an audit directory or its audit.json")
+    compare.add_argument("new", type=Path, help="an audit directory or its audit.json")
+    compare.add_argument(
+        "--out", dest="compare_out", type=Path, help="where compare.md/html go (default: beside NEW)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "audit" and args.audit_command == "compare":
+        from harness.audit.compare import main_compare
+
+        return main_compare(args.old, args.new, args.compare_out)
     versions = Versions.from_env().with_arguments(args)
     if args.command == "images":
         from harness.stack.images import ensure_images
