@@ -14,6 +14,7 @@ from cassandra.cluster import Cluster, Session
 
 from harness.audit.model import Sample
 from harness.checker.sink_reader import snapshot_or_empty
+from harness.eventually import Periodic
 from harness.scenario.steps import EnsureDriver, Heal, StartDriver, Step
 from harness.scenario.trial import Trial
 
@@ -37,11 +38,9 @@ class Sampler:
     ) -> None:
         self._trial = trial
         self._started = started
-        self._interval_s = interval_s
         self._on_sample = on_sample
         self.samples: list[Sample] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name=f"sampler-{trial.name}", daemon=True)
+        self._periodic = Periodic(self.sample, interval_s, name=f"sampler-{trial.name}", log=log)
         self._cluster: Cluster | None = None
         self._session: Session | None = None
         self._seen_ops = 0
@@ -50,7 +49,7 @@ class Sampler:
         self._lock = threading.Lock()  # acknowledged() is also called by the step clock's thread
 
     def __enter__(self) -> Sampler:
-        self._thread.start()
+        self._periodic.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -58,9 +57,7 @@ class Sampler:
 
     def stop(self) -> None:
         """Stop the thread and take one last sample: the final point of the plot is the end state."""
-        if self._thread.is_alive():
-            self._stop.set()
-            self._thread.join(timeout=30)
+        self._periodic.stop(timeout_s=30)
         self.sample()
         if self._cluster is not None:
             self._cluster.shutdown()
@@ -108,13 +105,6 @@ class Sampler:
         if self._on_sample is not None:
             self._on_sample(point)
         return point
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self.sample()
-            except Exception as error:  # a sampler must never take the scenario down
-                log.warning("%s: %s", type(error).__name__, error)
 
 
 @dataclass

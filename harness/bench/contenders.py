@@ -9,18 +9,18 @@ import signal
 import subprocess
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cassandra.cluster import Session
 
 from harness.bench import plain_consumer, seed_job
-from harness.bench.ledger import RowKey
 from harness.bench.resources import ContainerProbe, Probe, ProcessProbe
+from harness.checker.sink_reader import _ms
 from harness.eventually import eventually
+from harness.model.snapshot import RowKey
 from harness.stack import containers
 from harness.stack.driver import READY, REPO, Driver, DriverSpec, consumed_offsets, last_progress, progress
 from harness.stack.services import StackInfo
@@ -166,11 +166,7 @@ class SparkContender(Contender):
     def gone(self) -> str | None:
         if self.driver is None:
             return "not started"
-        code = self.driver.exit_code()
-        if code is None:
-            return None
-        tail = "\n".join(self.driver.logs().splitlines()[-20:])
-        return f"{self.driver.name} exited with code {code}; its log ends:\n{tail}"
+        return _exited(self.driver.name, self.driver.exit_code(), self.driver.logs)
 
     def stop(self) -> int:
         if self.driver is None:
@@ -255,11 +251,9 @@ class PythonContender(Contender):
     def gone(self) -> str | None:
         if self.process is None:
             return "not started"
-        code = self.process.poll()
-        if code is None:
-            return None
-        tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
-        return f"the plain consumer exited with code {code}; its log ends:\n{tail}"
+        return _exited(
+            "the plain consumer", self.process.poll(), lambda: self.log.read_text(errors="replace")
+        )
 
     def stop(self) -> int:
         if self.process is None:
@@ -320,5 +314,9 @@ class Counts:
         return rows.one() is not None
 
 
-def _ms(value: datetime) -> int:
-    return int(value.replace(tzinfo=UTC).timestamp() * 1000)
+def _exited(name: str, code: int | None, log: Callable[[], str]) -> str | None:
+    """Why waiting on a contender is pointless: it exited; its log is read only then."""
+    if code is None:
+        return None
+    tail = "\n".join(log().splitlines()[-20:])
+    return f"{name} exited with code {code}; its log ends:\n{tail}"

@@ -18,6 +18,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.bench.analysis import fit
+
 Curve = Sequence[tuple[float, int]]  # (monotonic seconds, cumulative events), nondecreasing in both
 
 
@@ -135,15 +137,11 @@ def lag_trend(acked: Curve, visible: Curve, start: float, end: float) -> LagTren
     if len(points) < 2:
         final = points[-1][1] if points else 0
         return LagTrend(len(points), 0.0, float(final), final, final)
-    n = len(points)
-    mean_t = sum(t for t, _ in points) / n
-    mean_lag = sum(lag for _, lag in points) / n
-    var = sum((t - mean_t) ** 2 for t, _ in points)
-    cov = sum((t - mean_t) * (lag - mean_lag) for t, lag in points)
+    slope, _ = fit(points)
     return LagTrend(
-        samples=n,
-        slope_per_s=cov / var if var > 0 else 0.0,
-        mean=mean_lag,
+        samples=len(points),
+        slope_per_s=slope,
+        mean=sum(lag for _, lag in points) / len(points),
         final=points[-1][1],
         max=max(lag for _, lag in points),
     )

@@ -2,16 +2,19 @@
 
 A 5-million-event benchmark cannot keep a line per send; per (site, window) counts are enough to
 prove that every acknowledged event was counted once. Sends that ended in a delivery error are
-indeterminate (the record may be in the log), so a row may hold anything in [acked, acked + failed].
+indeterminate (the record may be in the log), so a row may hold anything in [acked, acked + failed]:
+the checker's bound (`harness.checker.verdict.check_counts`), the same as the audit's.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-RowKey = tuple[str, int]  # (site_id, window_start_ms)
+from harness.checker.verdict import RowEvidence, check_counts
+from harness.model.snapshot import RowKey
+
 DIFF_LIMIT = 20
 
 
@@ -58,14 +61,6 @@ class Ledger:
 
 
 @dataclass(frozen=True)
-class RowDiff:
-    row: RowKey
-    expected_min: int
-    expected_max: int
-    counted: int
-
-
-@dataclass(frozen=True)
 class Exactness:
     """`exact` is True when every row is within its expected range and no other row exists."""
 
@@ -76,7 +71,7 @@ class Exactness:
     lost: int
     duplicated: int
     unexpected: int
-    differing: tuple[RowDiff, ...] = ()
+    differing: tuple[RowEvidence, ...] = ()  # the first DIFF_LIMIT of them
 
     def explain(self) -> str:
         head = (
@@ -85,7 +80,7 @@ class Exactness:
             f"unexpected {self.unexpected})"
         )
         lines = [head] + [
-            f"  {d.row[0]} @ {d.row[1]}: expected {d.expected_min}"
+            f"  {d.site_id} @ {d.window_start_ms}: expected {d.expected_min}"
             + (f"..{d.expected_max}" if d.expected_max != d.expected_min else "")
             + f", counted {d.counted}"
             for d in self.differing
@@ -95,23 +90,10 @@ class Exactness:
 
 def compare(ledger: Ledger, counted: Mapping[RowKey, int], limit: int = DIFF_LIMIT) -> Exactness:
     """Judge a sink's counts against the ledger (pure)."""
-    lost = duplicated = unexpected = 0
-    diffs: list[RowDiff] = []
-    keys: Iterable[RowKey] = sorted(set(ledger.acked) | set(ledger.failed) | set(counted))
-    for key in keys:
-        low = ledger.acked.get(key, 0)
-        high = low + ledger.failed.get(key, 0)
-        got = counted.get(key, 0)
-        if low <= got <= high:
-            continue
-        if got < low:
-            lost += low - got
-        elif high == 0:
-            unexpected += got
-        else:
-            duplicated += got - high
-        if len(diffs) < limit:
-            diffs.append(RowDiff(key, low, high, got))
+    differing = check_counts(ledger.acked, ledger.failed, counted)
+    lost = sum(d.lost for d in differing)
+    duplicated = sum(d.duplicated for d in differing)
+    unexpected = sum(d.unexpected for d in differing)
     return Exactness(
         exact=not (lost or duplicated or unexpected),
         rows=len(counted),
@@ -120,5 +102,5 @@ def compare(ledger: Ledger, counted: Mapping[RowKey, int], limit: int = DIFF_LIM
         lost=lost,
         duplicated=duplicated,
         unexpected=unexpected,
-        differing=tuple(diffs),
+        differing=tuple(differing[:limit]),
     )

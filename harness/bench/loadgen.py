@@ -81,6 +81,21 @@ class _PartResult:
     sent: int
 
 
+@dataclass(frozen=True)
+class _Backlog:
+    """What `preload` sends, as each of its processes gets it."""
+
+    bootstrap_servers: str
+    topic: str
+    partitions: int
+    events: int
+    shape: Shape
+    start_ms: int
+    spread_ms: int
+    seed: int
+    parts: int
+
+
 def preload(
     bootstrap_servers: str,
     topic: str,
@@ -94,24 +109,12 @@ def preload(
     seed: int = 1,
 ) -> PreloadResult:
     """Send `events` events with times in [start_ms, start_ms + spread_ms) from `processes` processes."""
+    backlog = _Backlog(
+        bootstrap_servers, topic, partitions, events, shape, start_ms, spread_ms, seed, processes
+    )
     started = time.monotonic()
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-        futures = [
-            pool.submit(
-                _preload_part,
-                bootstrap_servers,
-                topic,
-                partitions,
-                events,
-                shape,
-                start_ms,
-                spread_ms,
-                seed,
-                part,
-                processes,
-            )
-            for part in range(processes)
-        ]
+        futures = [pool.submit(_preload_part, backlog, part) for part in range(processes)]
         parts = [f.result() for f in futures]
     seconds = time.monotonic() - started
     ledger = Ledger()
@@ -120,18 +123,7 @@ def preload(
     return PreloadResult(ledger, sum(p.sent for p in parts), seconds, processes)
 
 
-def _preload_part(
-    bootstrap_servers: str,
-    topic: str,
-    partitions: int,
-    events: int,
-    shape: Shape,
-    start_ms: int,
-    spread_ms: int,
-    seed: int,
-    part: int,
-    parts: int,
-) -> _PartResult:
+def _preload_part(backlog: _Backlog, part: int) -> _PartResult:
     failed: dict[str, int] = {}
 
     def on_error(err: KafkaError | None, msg: Message) -> None:
@@ -139,15 +131,20 @@ def _preload_part(
             key = (msg.key() or b"").decode()
             failed[key] = failed.get(key, 0) + 1
 
-    producer = Producer({**PRELOAD_CONFIG, "bootstrap.servers": bootstrap_servers, "on_delivery": on_error})
-    rng = random.Random(seed * 1_000 + part)
+    producer = Producer(
+        {**PRELOAD_CONFIG, "bootstrap.servers": backlog.bootstrap_servers, "on_delivery": on_error}
+    )
+    rng = random.Random(backlog.seed * 1_000 + part)
+    # Locals, not attributes, in the loop below: it runs once per event.
+    topic, partitions, events, shape = backlog.topic, backlog.partitions, backlog.events, backlog.shape
+    start_ms, spread_ms = backlog.start_ms, backlog.spread_ms
     names = [site_name(i) for i in range(shape.sites)]
     weights = shape.cumulative_weights()
     sent: dict[str, int] = {}
     produce = producer.produce
     window = shape.window_ms
     disorder = min(1_000, max(spread_ms // 10, 1))
-    indices = range(part, events, parts)
+    indices = range(part, events, backlog.parts)
     for chunk in range(0, len(indices), 10_000):
         run = indices[chunk : chunk + 10_000]
         for i, site in zip(run, rng.choices(names, cum_weights=weights, k=len(run)), strict=True):
@@ -204,7 +201,8 @@ class LiveLoad:
         prefix: str,
         on_started: Callable[[], None] | None = None,
     ) -> LiveResult:
-        future = self._pool.submit(_live, bootstrap_servers, topic, partitions, rate, seconds, shape, prefix)
+        phase = _LivePhase(bootstrap_servers, topic, partitions, rate, seconds, shape, prefix)
+        future = self._pool.submit(_live, phase)
         if on_started:
             on_started()
         return future.result()
@@ -213,15 +211,20 @@ class LiveLoad:
         self._pool.shutdown(cancel_futures=True)
 
 
-def _live(
-    bootstrap_servers: str,
-    topic: str,
-    partitions: int,
-    rate: float,
-    seconds: float,
-    shape: Shape,
-    prefix: str,
-) -> LiveResult:
+@dataclass(frozen=True)
+class _LivePhase:
+    """What `LiveLoad.run` sends, as its process gets it."""
+
+    bootstrap_servers: str
+    topic: str
+    partitions: int
+    rate: float
+    seconds: float
+    shape: Shape
+    prefix: str
+
+
+def _live(phase: _LivePhase) -> LiveResult:
     acked: dict[bytes, int] = {}
     failed: dict[bytes, int] = {}
     count = [0]
@@ -234,17 +237,19 @@ def _live(
         else:
             failed[key] = failed.get(key, 0) + 1
 
-    producer = Producer({**LIVE_CONFIG, "bootstrap.servers": bootstrap_servers, "on_delivery": report})
+    producer = Producer({**LIVE_CONFIG, "bootstrap.servers": phase.bootstrap_servers, "on_delivery": report})
+    # Locals, not attributes, in the loop below: it runs once per event.
+    topic, partitions, prefix, rate = phase.topic, phase.partitions, phase.prefix, phase.rate
     rng = random.Random(zlib.crc32(prefix.encode()))
-    names = [site_name(i) for i in range(shape.sites)]
-    weights = shape.cumulative_weights()
-    window = shape.window_ms
+    names = [site_name(i) for i in range(phase.shape.sites)]
+    weights = phase.shape.cumulative_weights()
+    window = phase.shape.window_ms
     curve: list[tuple[float, int]] = []
     sent = 0
     # Warm the connection first, so the paced part does not start with a metadata round trip.
     producer.list_topics(topic, timeout=30)
     started = time.monotonic()
-    deadline = started + seconds
+    deadline = started + phase.seconds
     burst = max(int(rate * 0.02), 1)  # at most 20 ms worth of events per loop
     while True:
         now = time.monotonic()

@@ -6,6 +6,7 @@ the page cache of checkpoint and shuffle files, which the kernel gives back when
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -15,6 +16,10 @@ from pathlib import Path
 from typing import Protocol
 
 import docker
+
+from harness.eventually import Periodic
+
+log = logging.getLogger("harness.bench")
 
 CGROUP = Path("/sys/fs/cgroup")
 MiB = 1024 * 1024
@@ -118,14 +123,12 @@ class Monitor:
     def __init__(self, interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._probes: dict[str, Probe] = {}
         self._series: dict[str, list[tuple[float, int]]] = {}
-        self._interval = interval_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="bench-monitor", daemon=True)
+        self._periodic = Periodic(self._sample_all, interval_s, name="bench-monitor", log=log)
 
     def start(self) -> Monitor:
-        self._thread.start()
+        self._periodic.start()
         return self
 
     def watch(self, role: str, probe: Probe) -> None:
@@ -178,13 +181,11 @@ class Monitor:
             if role in self._series:
                 self._series[role].append((self._clock(), value))
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            with self._lock:
-                probes = dict(self._probes)
-            for role, probe in probes.items():
-                self._sample(role, probe)
+    def _sample_all(self) -> None:
+        with self._lock:
+            probes = dict(self._probes)
+        for role, probe in probes.items():
+            self._sample(role, probe)
 
     def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._periodic.stop(timeout_s=5)

@@ -7,13 +7,14 @@ on from its drain into the live phases (latency, rate search, soak) on the same 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,9 +38,12 @@ from harness.bench.resources import ContainerProbe, Monitor, Usage
 from harness.bench.results import Ceiling, Drain, Generator, Live, Machine, Report, judge
 from harness.bench.search import SearchPolicy, Step, next_rate
 from harness.checker.sink_reader import cassandra_session
+from harness.eventually import ConvergenceTimeout, Periodic, eventually
 from harness.stack.kafka_admin import create_topic, end_offsets
 from harness.stack.services import StackInfo
 from harness.stack.versions import Versions
+
+log = logging.getLogger("harness.bench")
 
 POLL_S = 0.1  # Cassandra sampling interval in live phases: the latency resolution
 DRAIN_POLL_S = 0.25
@@ -81,31 +85,25 @@ class Poller:
         self._total = total
         self._baseline = baseline
         self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="bench-poller", daemon=True)
+        self._periodic = Periodic(self._sample, POLL_S, name="bench-poller", log=log)
 
     def start(self) -> Poller:
-        self._thread.start()
+        self._periodic.start()
         return self
 
     @property
     def latest(self) -> int:
         return self.samples[-1][1] if self.samples else 0
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            began = time.monotonic()
-            try:
-                value = self._total() - self._baseline
-            except Exception:  # a slow or failed read is a missing sample, not a failed phase
-                value = None
-            if value is not None:
-                self.samples.append((time.monotonic(), value))
-            self._stop.wait(max(POLL_S - (time.monotonic() - began), 0.0))
+    def _sample(self) -> None:
+        try:
+            value = self._total() - self._baseline
+        except Exception:  # a slow or failed read is a missing sample, not a failed phase
+            return
+        self.samples.append((time.monotonic(), value))
 
     def stop(self) -> list[tuple[float, int]]:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        self._periodic.stop(timeout_s=10)
         return self.samples
 
 
@@ -241,16 +239,12 @@ class Bench:
         deadline = launched + self.opts.drain_timeout_s
         total = sum(target.values())
         last_say = time.monotonic()
-        while True:
-            reason = contender.gone()
-            if reason:
-                raise RuntimeError(reason)
-            seen = contender.consumed()
+
+        def drained(seen: dict[int, int]) -> bool:
+            nonlocal last_say
             if all(seen.get(p, 0) >= end for p, end in target.items()):
-                break
+                return True
             now = time.monotonic()
-            if now > deadline:
-                raise TimeoutError(f"not drained after {self.opts.drain_timeout_s:.0f} s: {seen} of {target}")
             if now - last_say >= PROGRESS_EVERY_S:
                 done = sum(min(seen.get(p, 0), end) for p, end in target.items())
                 self.clock.say(
@@ -258,10 +252,26 @@ class Bench:
                     + (" (a Spark batch commits all of its offsets at once)" if done == 0 else "")
                 )
                 last_say = now
-            time.sleep(DRAIN_POLL_S)
-        # Committed means written; the loop below only guards a sink that commits before writing.
-        while counts.total() < ledger.total and time.monotonic() < deadline:
-            time.sleep(DRAIN_POLL_S)
+            return False
+
+        eventually(
+            contender.consumed,
+            drained,
+            expected=f"{label} to commit every offset of the backlog, {target}",
+            timeout_s=deadline - time.monotonic(),
+            abort=contender.gone,
+            interval_s=DRAIN_POLL_S,
+        )
+        # Committed means written; this wait only guards a sink that commits before writing, and
+        # if it times out the comparison with the ledger says what is missing.
+        with suppress(ConvergenceTimeout):
+            eventually(
+                counts.total,
+                lambda n: n >= ledger.total,
+                expected=f"{label}'s counts to add up to the ledger's {ledger.total:,}",
+                timeout_s=deadline - time.monotonic(),
+                interval_s=DRAIN_POLL_S,
+            )
         return time.monotonic()
 
     # -- live phases -------------------------------------------------------------------------
@@ -294,9 +304,16 @@ class Bench:
         )
         ledger.add(result.ledger)
         expected = result.ledger.total
-        deadline = time.monotonic() + CATCH_UP_S
-        while poller.latest < expected and time.monotonic() < deadline and not contender.gone():
-            time.sleep(POLL_S)
+        # One that does not catch up is measured as such below (converged, kept_up), not raised.
+        with suppress(ConvergenceTimeout):
+            eventually(
+                lambda: poller.latest,
+                lambda n: n >= expected,
+                expected=f"{label} to show the {expected:,} events of {name}",
+                timeout_s=CATCH_UP_S,
+                abort=contender.gone,
+                interval_s=POLL_S,
+            )
         ended = time.monotonic()
         samples = poller.stop()
         cpu1 = self.monitor.cpu()
@@ -447,31 +464,19 @@ class Bench:
                 self._stop(label, started[0])
         if pipeline is not None:
             contender, counts = pipeline
+
+            def at_latency_rate(seconds: float, name: str) -> Live:
+                return self.live(
+                    "pipeline", contender, counts, topic, ledger, opts.latency_rate, seconds, name
+                )
+
             try:
                 if opts.latency_seconds > 0:
-                    self.report.latency["pipeline"] = self.live(
-                        "pipeline",
-                        contender,
-                        counts,
-                        topic,
-                        ledger,
-                        opts.latency_rate,
-                        opts.latency_seconds,
-                        "latency",
-                    )
+                    self.report.latency["pipeline"] = at_latency_rate(opts.latency_seconds, "latency")
                 if opts.search_steps > 0:
                     self.search(contender, counts, topic, ledger)
                 if opts.soak_minutes > 0:
-                    self.report.soak = self.live(
-                        "pipeline",
-                        contender,
-                        counts,
-                        topic,
-                        ledger,
-                        opts.latency_rate,
-                        opts.soak_minutes * 60,
-                        "soak",
-                    )
+                    self.report.soak = at_latency_rate(opts.soak_minutes * 60, "soak")
             finally:
                 assert isinstance(contender, PipelineContender)
                 self._stop("pipeline", contender)

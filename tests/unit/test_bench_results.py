@@ -14,6 +14,9 @@ from harness.bench.latency import LagTrend, LatencyStats
 from harness.bench.ledger import Ledger, compare, record_key, row_of_key
 from harness.bench.resources import Usage
 from harness.bench.results import Ceiling, Drain, Generator, Live, Machine, Report, judge, render
+from harness.checker.verdict import check
+from harness.model.history import Op
+from harness.model.snapshot import SinkSnapshot
 
 MiB = 1024 * 1024
 ROW = ("site-000", 1_767_225_600_000)
@@ -34,7 +37,7 @@ def test_exact_counts_pass_and_each_kind_of_damage_is_named() -> None:
     result = compare(ledger(a=3, b=2), {("a", 0): 2, ("b", 0): 4, ("c", 0): 1})
     assert not result.exact
     assert (result.lost, result.duplicated, result.unexpected) == (1, 2, 1)
-    assert [d.row for d in result.differing] == [("a", 0), ("b", 0), ("c", 0)]
+    assert [(d.site_id, d.window_start_ms) for d in result.differing] == [("a", 0), ("b", 0), ("c", 0)]
     assert "NOT EXACT" in result.explain()
 
 
@@ -43,6 +46,37 @@ def test_indeterminate_sends_allow_a_range() -> None:
     assert compare(book, {("a", 0): 5}).exact
     assert compare(book, {("a", 0): 3}).exact
     assert compare(book, {("a", 0): 6}).duplicated == 1
+
+
+def test_the_ledger_is_judged_as_the_audit_judges_a_history() -> None:
+    """The same sends and counts give the bench's comparison the checker's rows and totals."""
+    # Per row: acknowledged sends, sends that ended info, and what the sink counted.
+    rows = {("a", 0): (3, 0, 2), ("b", 0): (2, 1, 4), ("c", 0): (0, 0, 1), ("d", 60_000): (2, 2, 3)}
+    history: list[Op] = []
+    for (site, window), (acked, unknown, _) in rows.items():
+        for outcome in ["ok"] * acked + ["info"] * unknown:
+            index = len(history) // 2
+            history.append(Op("invoke", index, 0.0, "valid", f"e{index}", site, window))
+            if outcome == "ok":
+                history.append(Op("ok", index, 0.0, "valid", topic="t", partition=0, offset=index))
+            else:
+                history.append(Op("info", index, 0.0, "valid", error="timed out"))
+    counted = {row: n for row, (_, _, n) in rows.items()}
+    verdict = check(history, SinkSnapshot(window_ms=60_000, counts=counted))
+    book = Ledger(
+        acked=Counter({row: a for row, (a, _, _) in rows.items()}),
+        failed=Counter({row: u for row, (_, u, _) in rows.items() if u}),
+    )
+    result = compare(book, counted)
+    assert verdict.valid is False
+    assert verdict.summary is not None
+    assert not result.exact
+    assert result.differing == verdict.rows
+    assert (result.lost, result.duplicated, result.unexpected) == (
+        verdict.summary.lost,
+        verdict.summary.duplicated,
+        verdict.summary.unexpected,
+    )
 
 
 def test_ledgers_add_up_from_generator_keys() -> None:
