@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.audit.model import AuditResult, VersionSetResult
-from harness.audit.render import markdown_table, page
+from harness.audit.render import page
+from harness.tables import markdown_table
 
 log = logging.getLogger("harness.compare")
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from harness.audit import compare as audit_compare
 from harness.audit.model import AuditResult, ScenarioResult, VersionSetResult
 from harness.audit.plots import recovery_png, timeline_png
-from harness.audit.render import markdown_table, page
+from harness.audit.render import page
 from harness.scenario.mutants import BY_MUTANT, MUTANTS
+from harness.tables import markdown_table
 
 RECOVERY_PLOT = "plots/recovery.png"
 COLUMNS = [

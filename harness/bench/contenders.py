@@ -18,7 +18,7 @@ from cassandra.cluster import Session
 
 from harness.bench import plain_consumer, seed_job
 from harness.bench.resources import ContainerProbe, Probe, ProcessProbe
-from harness.checker.sink_reader import _ms
+from harness.checker.sink_reader import epoch_ms
 from harness.eventually import eventually
 from harness.model.snapshot import RowKey
 from harness.stack import containers
@@ -293,7 +293,7 @@ class Counts:
         out: dict[RowKey, int] = {}
         query = f"SELECT site_id, window_start, views FROM {self.keyspace}.{self.table}"
         for row in self.session.execute(query):
-            key = (row.site_id, _ms(row.window_start))
+            key = (row.site_id, epoch_ms(row.window_start))
             out[key] = out.get(key, 0) + row.views
         return out
 

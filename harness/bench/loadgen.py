@@ -13,7 +13,6 @@ import itertools
 import random
 import time
 import zlib
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -199,13 +198,9 @@ class LiveLoad:
         seconds: float,
         shape: Shape,
         prefix: str,
-        on_started: Callable[[], None] | None = None,
     ) -> LiveResult:
         phase = _LivePhase(bootstrap_servers, topic, partitions, rate, seconds, shape, prefix)
-        future = self._pool.submit(_live, phase)
-        if on_started:
-            on_started()
-        return future.result()
+        return self._pool.submit(_live, phase).result()
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)

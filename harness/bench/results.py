@@ -5,13 +5,13 @@ Everything here is plain data: `bench.json` is `dataclasses.asdict(Report)`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from harness.bench.analysis import MemoryGrowth, ProgressSummary
 from harness.bench.latency import LagTrend, LatencyStats
 from harness.bench.ledger import Exactness
 from harness.bench.resources import Usage
+from harness.tables import text_table
 
 NAMES = {
     "kafka": "Kafka consumer perf (ceiling)",
@@ -205,22 +205,6 @@ def judge(report: Report, latency_rate: float) -> list[Target]:
     return targets
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
-    """Columns padded to width; `align` has one l or r per column (default: first l, others r)."""
-    align = align or "l" + "r" * (len(header) - 1)
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-    lines = []
-    for n, row in enumerate((header, *rows)):
-        cells = [
-            str(c).ljust(w) if a == "l" else str(c).rjust(w)
-            for c, w, a in zip(row, widths, align, strict=True)
-        ]
-        lines.append("  " + "  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  " + "  ".join("-" * w for w in widths))
-    return lines
-
-
 def _cpu(drain: Drain, role: str) -> str:
     usage = drain.resources.get(role)
     per = usage.per_million(drain.events) if usage else None
@@ -271,7 +255,7 @@ def render(report: Report) -> str:
                 _peak(d, "executor"),
             ]
         )
-    lines += _table(
+    lines += text_table(
         [
             "contender",
             "events/s",
@@ -309,7 +293,7 @@ def render(report: Report) -> str:
                 "-" if live.exactness is None else ("yes" if live.exactness.exact else "NO"),
             ]
         )
-    lines += _table(
+    lines += text_table(
         ["contender", "rate", "p50", "p95", "p99", "max", "p99 incl. warm-up", "kept up", "exact"], rows
     )
     if report.search:
@@ -325,7 +309,7 @@ def render(report: Report) -> str:
             ]
             for s in report.search
         ]
-        lines += _table(["target", "achieved", "lag trend", "final lag", "p99", "kept up"], rows)
+        lines += text_table(["target", "achieved", "lag trend", "final lag", "p99", "kept up"], rows)
         lines.append(f"  largest live rate kept up with: {_rate(best.achieved_rate if best else None)}")
     pipeline = report.drains.get("pipeline")
     if pipeline and pipeline.progress and pipeline.progress.trigger_ms:
@@ -337,10 +321,10 @@ def render(report: Report) -> str:
             f"{p.trigger_ms / 1000:.1f} s of triggers): {shares}",
         ]
     lines += ["", "Targets (issue 5):"]
-    lines += _table(
+    lines += text_table(
         ["target", "goal", "measured", "verdict"],
         [[t.name, t.target, t.measured, _mark(t.met)] for t in report.targets],
-        align="llll",
+        left=4,
     )
     for error in report.errors:
         lines.append(f"ERROR: {error}")

@@ -197,13 +197,14 @@ class Bench:
         self.clock.say(f"{label}: consuming after {ready - launched:.1f} s")
         try:
             done = self._wait_drained(label, contender, counts, target, ledger, launched)
+            cpu1 = self.monitor.cpu()
+            # Inside: a Cassandra that stays unreadable fails this drain, not the whole run.
+            exactness = compare(ledger, counts.rows())
         except Exception as error:
             self.report.errors.append(f"{label} drain: {error}")
             self.clock.say(f"{label}: drain failed: {error}\n{contender.diagnosis()}")
             self._stop(label, contender)
             return None
-        cpu1 = self.monitor.cpu()
-        exactness = compare(ledger, counts.rows())
         seconds = done - ready
         progress = None
         if isinstance(contender, SparkContender):

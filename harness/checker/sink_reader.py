@@ -20,7 +20,7 @@ def cassandra_session(host: str, port: int) -> Iterator[Session]:
         cluster.shutdown()
 
 
-def _ms(value: datetime) -> int:
+def epoch_ms(value: datetime) -> int:
     # The driver returns naive datetimes in UTC.
     return int(value.replace(tzinfo=UTC).timestamp() * 1000)
 
@@ -29,7 +29,7 @@ def read_snapshot(session: Session, keyspace: str, job: str, window_ms: int) -> 
     """The job's rows as they are; the caller adds the settings and offset log that judge late
     reports. Other jobs' rows in the keyspace are left out: they are not this history's."""
     counts = {
-        (row.site_id, _ms(row.window_start)): row.views
+        (row.site_id, epoch_ms(row.window_start)): row.views
         for row in session.execute(f"SELECT job, site_id, window_start, views FROM {keyspace}.pageviews")
         if row.job == job
     }
@@ -42,7 +42,7 @@ def read_snapshot(session: Session, keyspace: str, job: str, window_ms: int) -> 
     }
     late = {
         (row.topic, row.partition, row.offset): LateReport(
-            row.site_id, _ms(row.window_start), _ms(row.watermark), row.batch_id, row.generation
+            row.site_id, epoch_ms(row.window_start), epoch_ms(row.watermark), row.batch_id, row.generation
         )
         for row in session.execute(
             f"SELECT job, topic, partition, offset, site_id, window_start, watermark, generation, batch_id"

@@ -19,6 +19,7 @@ from harness.checker.lateness import LatenessJudge
 from harness.model.events import window_start_ms
 from harness.model.history import History, Op, OpType
 from harness.model.snapshot import LateReport, Position, RowKey, SinkSnapshot
+from harness.tables import text_table
 
 EXPLAIN_LIMIT = 30
 
@@ -102,7 +103,7 @@ class Verdict:
             return f"UNKNOWN: the checker could not judge this run\n{self.error}"
         lines = [f"{'VALID' if self.valid else 'INVALID'}: {len(self.rows)} row(s) differ"]
         if self.rows:
-            lines += _bounded(_row_table(self.rows), limit, header_lines=1)
+            lines += _bounded(_row_table(self.rows), limit, header_lines=2)
         if self.summary is not None and self.summary.judged == "distinct events" and self.summary.duplicated:
             lines.append(
                 f"duplicated: counted more often than their distinct events; {self.summary.resent} "
@@ -501,7 +502,7 @@ def _row_table(rows: Sequence[RowEvidence]) -> list[str]:
         "unexpected",
     )
     resent = any(r.resent for r in rows)
-    cells = [header + (("resent",) if resent else ())] + [
+    body = [
         (
             r.site_id,
             iso_utc(r.window_start_ms),
@@ -517,8 +518,7 @@ def _row_table(rows: Sequence[RowEvidence]) -> list[str]:
         + ((str(r.resent),) if resent else ())
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    return ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    return text_table(header + (("resent",) if resent else ()), body, left=2)
 
 
 def _bounded(lines: list[str], limit: int, header_lines: int = 0) -> list[str]:
