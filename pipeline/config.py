@@ -34,7 +34,7 @@ class PipelineConfig:
     shuffle_partitions: int = 4
     progress_log: str | None = None
     failpoints: tuple[str, ...] = field(default=())
-    # MODULE:CLASS of the foreachBatch sink; others exist only as negative controls in the tests.
+    # MODULE:CLASS of the foreachBatch sink; others exist only as the harness's mutants (wrong sinks).
     sink: str = "pipeline.sink:CassandraSink"
 
     @property

@@ -2,7 +2,7 @@
 
 The negative controls show the checker can fail on the mistakes someone thought of; a mutation
 suite measures the audit against a list of realistic ones. Each mutant is one small change, named,
-with one line of intent: a wrong sink from `tests/wrong_sinks.py` run by the real driver, a wrong
+with one line of intent: a wrong sink from `harness/scenario/wrong_sinks.py` run by the real driver, a wrong
 setting, or a wrong way of operating the job (a scenario of its own). Run on a scenario, it gives
 one cell of the kill matrix (`kill_outcome`): killed (the verdict is invalid, with its evidence),
 survived (valid), not exercised (the scenario's fault did not land) or unknown (nothing judged).
@@ -30,7 +30,7 @@ from harness.scenario.catalogue import (
 from harness.scenario.profiles import Profile
 from harness.scenario.steps import Check, Expectation, NaiveReset, Step
 
-WRONG = "tests.wrong_sinks:"
+WRONG = "harness.scenario.wrong_sinks:"
 
 
 @dataclass(frozen=True)

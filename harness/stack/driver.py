@@ -22,10 +22,11 @@ from harness.stack.startup import Startup, instant, startup
 
 log = logging.getLogger("harness.driver")
 
-REPO = Path(__file__).resolve().parent.parent
-# Mounted read-only into each driver, so code changes need no image rebuild. The tests folder is
-# there for the negative-control sinks it keeps (`--sink tests.wrong_sinks:...`).
-SOURCES = ("pipeline", "tests")
+REPO = Path(__file__).resolve().parents[2]
+# Mounted read-only into each driver, so code changes need no image rebuild. The harness is there for
+# the mutation suite's wrong sinks (`--sink harness.scenario.wrong_sinks:...`); importing them loads
+# only the pipeline, pyspark and cassandra-driver, which the image has.
+SOURCES = ("pipeline", "harness")
 READY = "query .* started on"
 # spark-submit options of every harness-launched driver and its executor: the JIT's first tier only
 # (C1). A test driver lives for seconds to minutes and counts thousands of events; on 2 cores, the

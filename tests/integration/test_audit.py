@@ -153,7 +153,7 @@ def test_a_wrong_sink_and_an_unbuildable_version_make_the_audit_invalid(out: Pat
     code, log = audit(
         out,
         "--sink",
-        "tests.wrong_sinks:AllLateSink",
+        "harness.scenario.wrong_sinks:AllLateSink",
         "--matrix",
         f"kafka={default.kafka},{UNBUILDABLE_KAFKA}",
         "--scenarios",

@@ -188,7 +188,7 @@ def test_every_option_round_trips() -> None:
         "--failpoint",
         "sink.after_write=crash",
         "--sink",
-        "tests.wrong_sinks:IncrementingSink",
+        "harness.scenario.wrong_sinks:IncrementingSink",
     ]
     assert from_arguments(parser().parse_args(argv)) == PipelineConfig(
         bootstrap_servers="k1:9092,k2:9092",
@@ -207,7 +207,7 @@ def test_every_option_round_trips() -> None:
         shuffle_partitions=8,
         progress_log="/tmp/p.jsonl",
         failpoints=("sink.mid_write=crash@2", "sink.after_write=crash"),
-        sink="tests.wrong_sinks:IncrementingSink",
+        sink="harness.scenario.wrong_sinks:IncrementingSink",
     )
 
 

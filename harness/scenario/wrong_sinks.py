@@ -1,9 +1,10 @@
 """Deliberately wrong sinks: the mutants of the mutation suite (`harness/scenario/mutants.py`) and the
 negative controls of the gate, which the checker must catch on the real stack.
 
-They run inside the real driver (`--sink tests.wrong_sinks:NAME`), with the same failpoints as the
-real sink, so a fault replays a batch through them exactly as it would through ours. Each is one
-small, plausible change to `pipeline.sink.CassandraSink`, named for what it gets wrong.
+They run inside the real driver (`--sink harness.scenario.wrong_sinks:NAME`), with the same
+failpoints as the real sink, so a fault replays a batch through them exactly as it would through
+ours. Each is one small, plausible change to `pipeline.sink.CassandraSink`, named for what it gets
+wrong.
 """
 
 from __future__ import annotations
