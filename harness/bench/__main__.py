@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shlex
 import sys
 import time
@@ -18,7 +19,10 @@ from harness.bench.contenders import CONTENDERS, Tuning
 from harness.bench.plot import plot
 from harness.bench.results import Report, render
 from harness.bench.run import BenchOptions, Clock, bench
+from harness.logs import configure
 from harness.stack.versions import Versions
+
+log = logging.getLogger("harness.bench")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -108,11 +112,12 @@ def write_outputs(report: Report, out: Path) -> list[Path]:
     try:
         written.append(plot(report, out / "bench.png"))
     except Exception as error:  # a missing plotting library must not lose the numbers
-        print(f"[bench] no plot: {error}", file=sys.stderr)
+        log.warning("no plot: %s", error)
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure()
     opts = options(parser().parse_args(argv))
     from harness.stack.engine import require_engine
     from harness.stack.images import ensure_images

@@ -13,12 +13,13 @@ import itertools
 import random
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
+from tqdm import tqdm
 
 from harness.bench.ledger import Ledger, record_key
 from harness.workload.generator import site_name
@@ -112,8 +113,14 @@ def preload(
         bootstrap_servers, topic, partitions, events, shape, start_ms, spread_ms, seed, processes
     )
     started = time.monotonic()
-    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+    with (
+        ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool,
+        tqdm(total=processes, desc=f"preload {events:,} events", unit="part", disable=None) as bar,
+    ):
         futures = [pool.submit(_preload_part, backlog, part) for part in range(processes)]
+        for future in as_completed(futures):
+            future.result()
+            bar.update()
         parts = [f.result() for f in futures]
     seconds = time.monotonic() - started
     ledger = Ledger()

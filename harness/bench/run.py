@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import platform
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cassandra.cluster import Session
+from tqdm import tqdm
 
 from harness.bench.analysis import memory_growth, summarize_progress
 from harness.bench.contenders import (
@@ -75,7 +75,7 @@ class Clock:
         self.started = time.monotonic()
 
     def say(self, message: str) -> None:
-        print(f"[bench {time.monotonic() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
+        log.info("%6.1fs %s", time.monotonic() - self.started, message)
 
 
 class Poller:
@@ -240,14 +240,17 @@ class Bench:
         deadline = launched + self.opts.drain_timeout_s
         total = sum(target.values())
         last_say = time.monotonic()
+        # A bar on a terminal only; the lines below say the same in a log.
+        bar = tqdm(total=total, desc=f"{label} drain", unit="offset", unit_scale=True, disable=None)
 
         def drained(seen: dict[int, int]) -> bool:
             nonlocal last_say
-            if all(seen.get(p, 0) >= end for p, end in target.items()):
+            done = sum(min(seen.get(p, 0), end) for p, end in target.items())
+            bar.update(done - bar.n)
+            if done >= total:
                 return True
             now = time.monotonic()
             if now - last_say >= PROGRESS_EVERY_S:
-                done = sum(min(seen.get(p, 0), end) for p, end in target.items())
                 self.clock.say(
                     f"{label}: {done / total:.0%} of the backlog committed after {now - launched:.0f} s"
                     + (" (a Spark batch commits all of its offsets at once)" if done == 0 else "")
@@ -255,14 +258,15 @@ class Bench:
                 last_say = now
             return False
 
-        eventually(
-            contender.consumed,
-            drained,
-            expected=f"{label} to commit every offset of the backlog, {target}",
-            timeout_s=deadline - time.monotonic(),
-            abort=contender.gone,
-            interval_s=DRAIN_POLL_S,
-        )
+        with bar:
+            eventually(
+                contender.consumed,
+                drained,
+                expected=f"{label} to commit every offset of the backlog, {target}",
+                timeout_s=deadline - time.monotonic(),
+                abort=contender.gone,
+                interval_s=DRAIN_POLL_S,
+            )
         # Committed means written; this wait only guards a sink that commits before writing, and
         # if it times out the comparison with the ledger says what is missing.
         with suppress(ConvergenceTimeout):
