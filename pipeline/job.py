@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from cassandra.cluster import Cluster
+from cassandra.policies import ExponentialReconnectionPolicy
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
 
@@ -129,7 +130,14 @@ def run(config: PipelineConfig) -> int:
         print(f"refused: {refused}", file=sys.stderr, flush=True)
         return 2
     hosts, port = config.cassandra_contact
-    cluster = Cluster(hosts, port=port, connect_timeout=30)
+    # The driver's default waits up to ten minutes between attempts to reach a node it saw go down;
+    # a restarted node answers again within seconds, and every batch waits for it.
+    cluster = Cluster(
+        hosts,
+        port=port,
+        connect_timeout=30,
+        reconnection_policy=ExponentialReconnectionPolicy(base_delay=0.5, max_delay=5.0),
+    )
     session = cluster.connect()
     try:
         ensure_schema(session, config.keyspace, config.replication_factor)
