@@ -145,29 +145,22 @@ def _eps(value: float | None) -> str:
 
 def _cells(row: ScenarioComparison) -> list[tuple[str, bool]]:
     """The table's cells as (text, highlighted): the verdict, recovery and throughput, old then new."""
-    recovery_delta = row.recovery_delta_s
-    throughput_delta = row.throughput_delta_pct
     return [
         (row.scenario, False),
         (row.old_verdict, False),
         (("→ " if row.verdict_changed else "") + row.new_verdict, row.verdict_changed),
         (_seconds(row.old_recovery_s), False),
         (_seconds(row.new_recovery_s), False),
-        (
-            "—"
-            if recovery_delta is None
-            else f"{recovery_delta:+.1f}" + (" ▲" if row.recovery_slower else ""),
-            row.recovery_slower,
-        ),
+        _delta(row.recovery_delta_s, "{:+.1f}", " ▲", row.recovery_slower),
         (_eps(row.old_throughput_eps), False),
         (_eps(row.new_throughput_eps), False),
-        (
-            "—"
-            if throughput_delta is None
-            else f"{throughput_delta:+.1f} %" + (" ▼" if row.throughput_down else ""),
-            row.throughput_down,
-        ),
+        _delta(row.throughput_delta_pct, "{:+.1f} %", " ▼", row.throughput_down),
     ]
+
+
+def _delta(value: float | None, form: str, mark: str, flagged: bool) -> tuple[str, bool]:
+    """A change cell: '—' when either side lacks the number; the mark when it crossed a threshold."""
+    return ("—" if value is None else form.format(value) + (mark if flagged else ""), flagged)
 
 
 HEADER = [
