@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Stream = Literal["upstream", "downstream"]
@@ -29,13 +29,8 @@ class Toxic:
     attributes: dict[str, int] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "stream": self.stream,
-            "toxicity": self.toxicity,
-            "attributes": self.attributes,
-        }
+        """The API's JSON for the toxic: its fields, named as the API names them."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
