@@ -21,6 +21,12 @@ FAULT_COLOUR = "#c44e52"
 HEAL_COLOUR = "#55a868"
 # One colour per version set; the render test finds the first on screen to know a plot was drawn.
 SET_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+# The timeline's two step lines, (sample field, colour, width, style): counted thinner and dashed on
+# top, so that where it equals acknowledged both lines stay visible.
+SERIES = (
+    ("acknowledged", ACKNOWLEDGED_COLOUR, 2.0, "-"),
+    ("counted", COUNTED_COLOUR, 1.5, "--"),
+)
 
 
 def _png(figure: Figure) -> bytes:
@@ -44,23 +50,9 @@ def timeline_png(scenario: ScenarioResult) -> bytes:
     axes.set_ylabel("events")
     times = [s.t_s for s in scenario.timeline]
     if times:
-        axes.step(
-            times,
-            [s.acknowledged for s in scenario.timeline],
-            where="post",
-            label="acknowledged",
-            color=ACKNOWLEDGED_COLOUR,
-            linewidth=2,
-        )
-        axes.step(
-            times,
-            [s.counted for s in scenario.timeline],
-            where="post",
-            label="counted",
-            color=COUNTED_COLOUR,
-            linewidth=1.5,
-            linestyle="--",
-        )
+        for name, colour, width, style in SERIES:
+            values = [getattr(s, name) for s in scenario.timeline]
+            axes.step(times, values, where="post", label=name, color=colour, linewidth=width, linestyle=style)
     else:
         _placeholder(axes, "no timeline recorded")
     fault, heal = scenario.fault_at_s, scenario.heal_at_s
