@@ -27,39 +27,44 @@ ABSENT = "absent"
 
 
 @dataclass(frozen=True)
+class Side:
+    """One scenario on one side: its verdict, "absent" where that side did not run it."""
+
+    verdict: str
+    recovery_s: float | None = None
+    throughput_eps: float | None = None
+
+
+@dataclass(frozen=True)
 class ScenarioComparison:
-    """One scenario on both sides; a verdict is "absent" where that side did not run it."""
+    """One scenario on both sides."""
 
     scenario: str
-    old_verdict: str
-    new_verdict: str
-    old_recovery_s: float | None = None
-    new_recovery_s: float | None = None
-    old_throughput_eps: float | None = None
-    new_throughput_eps: float | None = None
+    old: Side
+    new: Side
 
     @property
     def recovery_delta_s(self) -> float | None:
-        if self.old_recovery_s is None or self.new_recovery_s is None:
+        if self.old.recovery_s is None or self.new.recovery_s is None:
             return None
-        return self.new_recovery_s - self.old_recovery_s
+        return self.new.recovery_s - self.old.recovery_s
 
     @property
     def throughput_delta_pct(self) -> float | None:
-        if not self.old_throughput_eps or self.new_throughput_eps is None:
+        if not self.old.throughput_eps or self.new.throughput_eps is None:
             return None
-        return (self.new_throughput_eps - self.old_throughput_eps) / self.old_throughput_eps * 100
+        return (self.new.throughput_eps - self.old.throughput_eps) / self.old.throughput_eps * 100
 
     @property
     def verdict_changed(self) -> bool:
-        return self.old_verdict != self.new_verdict
+        return self.old.verdict != self.new.verdict
 
     @property
     def recovery_slower(self) -> bool:
         delta = self.recovery_delta_s
-        if delta is None or self.old_recovery_s is None:
+        if delta is None or self.old.recovery_s is None:
             return False
-        return delta > RECOVERY_FLOOR_S and delta > RECOVERY_SLOWER * self.old_recovery_s
+        return delta > RECOVERY_FLOOR_S and delta > RECOVERY_SLOWER * self.old.recovery_s
 
     @property
     def throughput_down(self) -> bool:
@@ -92,30 +97,22 @@ class Comparison:
         return [(section, row) for section in self.sections for row in section.rows if row.changes]
 
 
-def _side(vs: VersionSetResult | None, name: str) -> tuple[str, float | None, float | None]:
-    """(verdict, recovery, throughput) of scenario `name`; a set that did not run lends its status."""
+def _side(vs: VersionSetResult | None, name: str) -> Side:
+    """Scenario `name` in one version set; a set that did not run lends its status as the verdict."""
     if vs is None:
-        return ABSENT, None, None
+        return Side(ABSENT)
     if vs.status != "ran":
-        return vs.status, None, None
+        return Side(vs.status)
     for s in vs.scenarios:
         if s.name == name:
-            return s.verdict, s.recovery_s, s.throughput_eps
-    return ABSENT, None, None
+            return Side(s.verdict, s.recovery_s, s.throughput_eps)
+    return Side(ABSENT)
 
 
 def compare_sets(old: VersionSetResult | None, new: VersionSetResult | None) -> SetComparison:
     """Every scenario of either side, in the old side's order, then those only the new side ran."""
     names = [s.name for vs in (old, new) if vs is not None for s in vs.scenarios]
-    rows = []
-    for name in dict.fromkeys(names):
-        old_verdict, old_recovery, old_throughput = _side(old, name)
-        new_verdict, new_recovery, new_throughput = _side(new, name)
-        rows.append(
-            ScenarioComparison(
-                name, old_verdict, new_verdict, old_recovery, new_recovery, old_throughput, new_throughput
-            )
-        )
+    rows = [ScenarioComparison(name, _side(old, name), _side(new, name)) for name in dict.fromkeys(names)]
     return SetComparison(old.label if old else ABSENT, new.label if new else ABSENT, tuple(rows))
 
 
@@ -147,13 +144,13 @@ def _cells(row: ScenarioComparison) -> list[tuple[str, bool]]:
     """The table's cells as (text, highlighted): the verdict, recovery and throughput, old then new."""
     return [
         (row.scenario, False),
-        (row.old_verdict, False),
-        (("→ " if row.verdict_changed else "") + row.new_verdict, row.verdict_changed),
-        (_seconds(row.old_recovery_s), False),
-        (_seconds(row.new_recovery_s), False),
+        (row.old.verdict, False),
+        (("→ " if row.verdict_changed else "") + row.new.verdict, row.verdict_changed),
+        (_seconds(row.old.recovery_s), False),
+        (_seconds(row.new.recovery_s), False),
         _delta(row.recovery_delta_s, "{:+.1f}", " ▲", row.recovery_slower),
-        (_eps(row.old_throughput_eps), False),
-        (_eps(row.new_throughput_eps), False),
+        (_eps(row.old.throughput_eps), False),
+        (_eps(row.new.throughput_eps), False),
         _delta(row.throughput_delta_pct, "{:+.1f} %", " ▼", row.throughput_down),
     ]
 

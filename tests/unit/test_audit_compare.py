@@ -82,7 +82,7 @@ def test_scenarios_run_on_one_side_only_are_absent_on_the_other() -> None:
         single_set(DEFAULT_LABEL, scenario("a"), scenario("b")),
         single_set(NEW_LABEL, scenario("c"), scenario("a")),
     ).sections
-    assert [(r.scenario, r.old_verdict, r.new_verdict) for r in section.rows] == [
+    assert [(r.scenario, r.old.verdict, r.new.verdict) for r in section.rows] == [
         ("a", "valid", "valid"),
         ("b", "valid", "absent"),
         ("c", "absent", "valid"),
@@ -107,13 +107,13 @@ def test_matrix_audits_pair_version_sets_by_label() -> None:
     )
     sections = compare(old, new).sections
     assert [(s.old_label, s.new_label) for s in sections] == [("x", "absent"), ("y", "y"), ("absent", "z")]
-    assert [s.rows[0].new_verdict for s in sections] == ["absent", "INVALID", "valid"]
+    assert [s.rows[0].new.verdict for s in sections] == ["absent", "INVALID", "valid"]
 
 
 def test_a_matrix_compares_each_set_to_the_first_and_a_build_failure_is_a_verdict() -> None:
     (section,) = compare_matrix(fixed_audit()).sections
     assert (section.old_label, section.new_label) == (DEFAULT_LABEL, OLD_SPARK_LABEL)
-    assert [(r.old_verdict, r.new_verdict) for r in section.rows] == [
+    assert [(r.old.verdict, r.new.verdict) for r in section.rows] == [
         ("valid", "build-failed"),
         ("valid", "build-failed"),
         ("INVALID", "build-failed"),
