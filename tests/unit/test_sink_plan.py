@@ -19,7 +19,7 @@ from pipeline.counting import KIND_COUNT, KIND_DEAD, KIND_EVENT, sink_input
 from pipeline.failpoints import Failpoints
 from pipeline.generations import BATCH_ROOM, Generation, next_base
 from pipeline.parse import parse_events
-from pipeline.schema import TABLES
+from pipeline.schema import DEAD_LETTERS, LATE_EVENTS, PAGEVIEWS, TABLES
 from pipeline.sink import BatchWrites, CassandraSink, Fenced, plan_writes
 
 if TYPE_CHECKING:
@@ -114,33 +114,18 @@ def test_plan_fences_every_write_and_routes_each_kind(
     assert all(params[-3] == generation.number for params in all_writes)
     assert all(params[0] == "job" for params in all_writes), "every row is keyed by its job"
 
-    def of(kind: str) -> list[Row]:
-        return [row for row in rows if row.kind == kind]
+    # A row's parameters are its values in the column order of its table's INSERT (LAYOUT, which
+    # test_model_layout_mirrors_the_sinks_statements_and_the_schema checks), then the fence.
+    fixed = {"job": "job", "watermark": watermark_ms, "generation": generation.number, "batch_id": batch_id}
 
-    n = generation.number
-    assert writes.pageviews == [
-        ("job", r.site_id, r.window_start, r.window_end, r.views, n, batch_id, fence) for r in of(KIND_COUNT)
-    ]
-    assert writes.dead_letters == [
-        ("job", r.topic, r.partition, r.offset, r.reason, r.raw, r.raw_size, n, batch_id, fence)
-        for r in of(KIND_DEAD)
-    ]
-    assert writes.late_events == [
-        (
-            "job",
-            r.topic,
-            r.partition,
-            r.offset,
-            r.event_id,
-            r.site_id,
-            r.window_start,
-            watermark_ms,
-            n,
-            batch_id,
-            fence,
-        )
-        for r in of(KIND_EVENT)
-    ]
+    def planned(table: str, kind: str) -> list[tuple[Any, ...]]:
+        columns, _ = LAYOUT[table]
+        values = [{**row.asDict(), **fixed} for row in rows if row.kind == kind]
+        return [(*(value[column] for column in columns), fence) for value in values]
+
+    assert writes.pageviews == planned(PAGEVIEWS, KIND_COUNT)
+    assert writes.dead_letters == planned(DEAD_LETTERS, KIND_DEAD)
+    assert writes.late_events == planned(LATE_EVENTS, KIND_EVENT)
     assert bool(writes) == bool(rows)
     assert plan_writes(list(rows), batch_id, watermark_ms, generation) == writes, "a replay writes the same"
 
