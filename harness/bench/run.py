@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -53,21 +53,23 @@ CATCH_UP_S = 120.0  # after a live phase, how long a consumer may take to show e
 
 @dataclass(frozen=True)
 class BenchOptions:
+    """What the benchmark was asked to run: made from the command line, which holds the defaults."""
+
     versions: Versions
     out: Path
-    events: int = 5_000_000
-    partitions: int = 4
-    sites: int = 100
-    producers: int = 2
-    contenders: tuple[str, ...] = ("python", "seed", "pipeline")
-    latency_rate: float = 10_000.0
-    latency_seconds: float = 60.0
-    search_steps: int = 3
-    search_seconds: float = 60.0
-    reference_latency_seconds: float = 30.0
-    soak_minutes: float = 0.0
-    drain_timeout_s: float = 900.0
-    tuning: Tuning = field(default_factory=Tuning)
+    events: int
+    partitions: int
+    sites: int
+    producers: int
+    contenders: tuple[str, ...]
+    latency_rate: float
+    latency_seconds: float
+    search_steps: int
+    search_seconds: float
+    reference_latency_seconds: float
+    soak_minutes: float
+    drain_timeout_s: float
+    tuning: Tuning
 
 
 class Clock:
