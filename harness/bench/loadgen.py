@@ -82,8 +82,9 @@ class _PartResult:
 
 
 @dataclass(frozen=True)
-class _Backlog:
-    """What `preload` sends, as each of its processes gets it."""
+class Backlog:
+    """What `preload` sends: `events` events with times in [start_ms, start_ms + spread_ms), from
+    `processes` processes; each process gets it whole and sends its own share."""
 
     bootstrap_servers: str
     topic: str
@@ -92,30 +93,17 @@ class _Backlog:
     shape: Shape
     start_ms: int
     spread_ms: int
-    seed: int
-    parts: int
+    processes: int = 2
+    seed: int = 1
 
 
-def preload(
-    bootstrap_servers: str,
-    topic: str,
-    partitions: int,
-    events: int,
-    shape: Shape,
-    *,
-    start_ms: int,
-    spread_ms: int,
-    processes: int = 2,
-    seed: int = 1,
-) -> PreloadResult:
-    """Send `events` events with times in [start_ms, start_ms + spread_ms) from `processes` processes."""
-    backlog = _Backlog(
-        bootstrap_servers, topic, partitions, events, shape, start_ms, spread_ms, seed, processes
-    )
+def preload(backlog: Backlog) -> PreloadResult:
+    """Send the backlog, each process its share; what was acknowledged is in the result's ledger."""
+    processes = backlog.processes
     started = time.monotonic()
     with (
         ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool,
-        tqdm(total=processes, desc=f"preload {events:,} events", unit="part", disable=None) as bar,
+        tqdm(total=processes, desc=f"preload {backlog.events:,} events", unit="part", disable=None) as bar,
     ):
         futures = [pool.submit(_preload_part, backlog, part) for part in range(processes)]
         for future in as_completed(futures):
@@ -129,7 +117,7 @@ def preload(
     return PreloadResult(ledger, sum(p.sent for p in parts), seconds, processes)
 
 
-def _preload_part(backlog: _Backlog, part: int) -> _PartResult:
+def _preload_part(backlog: Backlog, part: int) -> _PartResult:
     failed: dict[str, int] = {}
 
     def on_error(err: KafkaError | None, msg: Message) -> None:
@@ -150,7 +138,7 @@ def _preload_part(backlog: _Backlog, part: int) -> _PartResult:
     produce = producer.produce
     window = shape.window_ms
     disorder = min(1_000, max(spread_ms // 10, 1))
-    indices = range(part, events, backlog.parts)
+    indices = range(part, events, backlog.processes)
     for chunk in range(0, len(indices), 10_000):
         run = indices[chunk : chunk + 10_000]
         for i, site in zip(run, rng.choices(names, cum_weights=weights, k=len(run)), strict=True):

@@ -33,7 +33,7 @@ from harness.bench.contenders import (
 from harness.bench.kafka_perf import consumer_perf
 from harness.bench.latency import kept_up, lag_trend, latency_stats
 from harness.bench.ledger import Ledger, compare
-from harness.bench.loadgen import LiveLoad, Shape, preload
+from harness.bench.loadgen import Backlog, LiveLoad, Shape, preload
 from harness.bench.resources import ContainerProbe, Monitor, Usage
 from harness.bench.results import Ceiling, Drain, Generator, Live, Machine, Report, judge
 from harness.bench.search import SearchPolicy, Step, next_rate
@@ -135,14 +135,16 @@ class Bench:
         self.clock.say(f"pre-loading {opts.events:,} events into {topic} with {opts.producers} producers")
         spread = 5 * self.shape.window_ms
         result = preload(
-            self.info.bootstrap_servers,
-            topic,
-            opts.partitions,
-            opts.events,
-            self.shape,
-            start_ms=int(time.time() * 1000) - spread,
-            spread_ms=spread,
-            processes=opts.producers,
+            Backlog(
+                self.info.bootstrap_servers,
+                topic,
+                opts.partitions,
+                opts.events,
+                self.shape,
+                start_ms=int(time.time() * 1000) - spread,
+                spread_ms=spread,
+                processes=opts.producers,
+            )
         )
         self.report.generator = Generator(
             events=result.ledger.total,
