@@ -21,8 +21,7 @@ from harness.bench.resources import ContainerProbe, Probe, ProcessProbe
 from harness.checker.sink_reader import epoch_ms
 from harness.eventually import eventually
 from harness.model.snapshot import RowKey
-from harness.stack import containers
-from harness.stack.driver import READY, REPO, Driver, DriverSpec, consumed_offsets, last_progress, progress
+from harness.stack.driver import REPO, Driver, DriverSpec, consumed_offsets, last_progress, progress
 from harness.stack.services import StackInfo
 
 
@@ -96,7 +95,7 @@ class BenchDriver(Driver):
         super().__init__(stack, spec)
         self.module = module
         self.extra_args = extra_args
-        self.env = dict(env or {})
+        self._env = dict(env or {})
         self.pipeline_dir = pipeline_dir or REPO / "pipeline"
 
     def endpoints(self) -> tuple[str, str]:
@@ -108,20 +107,14 @@ class BenchDriver(Driver):
             return [*super().command(), *self.extra_args]
         return ["python3", "-m", self.module, *self.stream_args(), *self.extra_args]
 
-    def start(self, timeout_s: float = 180, ready: bool = True) -> BenchDriver:
-        shared = str(self.stack.shared_dir)
-        container = (
-            containers.labelled(self.stack.images.spark, self.name, self.command())
-            .with_volume_mapping(shared, shared, mode="rw")
-            .with_env("PYTHONPATH", "/opt/tally:/opt/py")
-        )
-        for key, value in self.env.items():
-            container.with_env(key, value)
+    def env(self) -> dict[str, str]:
+        # Only the contender's own options: the benchmark measures the JVM's default JIT, not the
+        # harness's C1-only one.
+        return self._env
+
+    def mounts(self) -> dict[str, Path]:
         # The seed's job lives in harness/bench; it imports pipeline.job for the progress log.
-        container.with_volume_mapping(str(self.pipeline_dir.resolve()), "/opt/tally/pipeline", mode="ro")
-        container.with_volume_mapping(str(REPO / "harness"), "/opt/tally/harness", mode="ro")
-        self._container = containers.start(container, READY if ready else None, timeout_s)
-        return self
+        return {"/opt/tally/pipeline": self.pipeline_dir.resolve(), "/opt/tally/harness": REPO / "harness"}
 
 
 class SparkContender(Contender):

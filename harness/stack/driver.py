@@ -12,7 +12,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from testcontainers.core.container import DockerContainer
 
@@ -32,7 +32,7 @@ READY = "query .* started on"
 # (C1). A test driver lives for seconds to minutes and counts thousands of events; on 2 cores, the
 # optimizing tier's compiles of Spark's start-up paths cost more than they return in that time
 # (measured: first batch committed 14-15 s after launch with both tiers, 11 s with C1). The
-# benchmark starts its drivers itself and keeps the JVM's default.
+# benchmark's drivers keep the JVM's default (BenchDriver.env).
 JIT = "-XX:TieredStopAtLevel=1"
 SUBMIT_ARGS = ("--driver-java-options", JIT, "--conf", f"spark.executor.extraJavaOptions={JIT}")
 FROZEN = re.compile(r"FAILPOINT \S+ stop batch=\d+ pid=(\d+)")
@@ -132,22 +132,32 @@ class Driver:
             cmd += ["--sink", s.sink]
         return cmd
 
-    def start(self, timeout_s: float = 180, ready: bool = True) -> Driver:
-        """Launch, and unless `ready` is False wait until the query has started."""
-        shared = str(self.stack.shared_dir)
-        container = (
-            containers.labelled(self.stack.images.spark, self.name, self.command())
-            .with_volume_mapping(shared, shared, mode="rw")
-            .with_env("PYTHONPATH", "/opt/tally:/opt/py")
-            .with_env("PYSPARK_SUBMIT_ARGS", " ".join([*SUBMIT_ARGS, "pyspark-shell"]))
-        )
+    def env(self) -> dict[str, str]:
+        """The container's environment beyond PYTHONPATH."""
+        return {"PYSPARK_SUBMIT_ARGS": " ".join([*SUBMIT_ARGS, "pyspark-shell"])}
+
+    def mounts(self) -> dict[str, Path]:
+        """The source folders mounted read-only into the container: path inside -> folder here."""
         for source in SOURCES:
             if not (REPO / source).is_dir():
                 raise FileNotFoundError(
                     f"{REPO / source} is missing: the harness runs drivers from a source checkout "
                     "(pip install -e .), not from an installed wheel"
                 )
-            container.with_volume_mapping(str(REPO / source), f"/opt/tally/{source}", mode="ro")
+        return {f"/opt/tally/{source}": REPO / source for source in SOURCES}
+
+    def start(self, timeout_s: float = 180, ready: bool = True) -> Self:
+        """Launch, and unless `ready` is False wait until the query has started."""
+        shared = str(self.stack.shared_dir)
+        container = (
+            containers.labelled(self.stack.images.spark, self.name, self.command())
+            .with_volume_mapping(shared, shared, mode="rw")
+            .with_env("PYTHONPATH", "/opt/tally:/opt/py")
+        )
+        for key, value in self.env().items():
+            container.with_env(key, value)
+        for inside, folder in self.mounts().items():
+            container.with_volume_mapping(str(folder), inside, mode="ro")
         self._container = containers.start(container, READY if ready else None, timeout_s)
         return self
 
