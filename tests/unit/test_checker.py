@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -135,6 +136,9 @@ def sends_strategy(outcomes: tuple[Outcome, ...]) -> st.SearchStrategy[list[Send
 
 determinate = sends_strategy(("ok", "ok", "ok", "fail"))
 any_outcome = sends_strategy(("ok", "ok", "fail", "info", "none"))
+# For the tests that need only the world: a failing example still prints as `build([...])`.
+determinate_worlds = st.builds(build, determinate)
+any_worlds = st.builds(build, any_outcome)
 fast = settings(max_examples=60, deadline=None)
 
 
@@ -154,45 +158,38 @@ def test_an_exactly_once_snapshot_is_valid(sends: list[Send]) -> None:
 
 
 @fast
-@given(sends=determinate)
-def test_without_info_counts_are_conserved(sends: list[Send]) -> None:
-    world = build(sends)
+@given(world=determinate_worlds)
+def test_without_info_counts_are_conserved(world: World) -> None:
     summary = check(world.history, world.snapshot()).summary
     assert summary is not None
     assert summary.indeterminate == 0
     assert summary.counted_total + summary.dead_lettered + summary.late == summary.acknowledged
 
 
+# A count one past either bound of its row, and the evidence it leaves as (duplicated, lost).
+PAST_A_BOUND: dict[str, tuple[Callable[[World, RowKey], int], tuple[int, int]]] = {
+    "over": (lambda world, row: world.hi[row] + 1, (1, 0)),
+    "under": (lambda world, row: world.lo[row] - 1, (0, 1)),
+}
+
+
 @fast
-@given(sends=any_outcome, data=st.data())
-def test_one_over_the_upper_bound_is_one_duplicate_on_exactly_that_row(
-    sends: list[Send], data: st.DataObject
+@pytest.mark.parametrize(("past", "evidence"), PAST_A_BOUND.values(), ids=PAST_A_BOUND)
+@given(world=any_worlds, data=st.data())
+def test_one_past_a_bound_is_one_duplicated_or_lost_on_exactly_that_row(
+    past: Callable[[World, RowKey], int], evidence: tuple[int, int], world: World, data: st.DataObject
 ) -> None:
-    world = build(sends)
     row = data.draw(st.sampled_from(sorted(world.hi)))
-    verdict = check(world.history, world.snapshot(counts={**world.counts, row: world.hi[row] + 1}))
+    verdict = check(world.history, world.snapshot(counts={**world.counts, row: past(world, row)}))
     assert_invalid(verdict)
-    assert [(r.site_id, r.window_start_ms, r.duplicated, r.lost) for r in verdict.rows] == [(*row, 1, 0)]
+    assert [(r.site_id, r.window_start_ms, r.duplicated, r.lost) for r in verdict.rows] == [(*row, *evidence)]
     assert verdict.summary is not None
-    assert (verdict.summary.duplicated, verdict.summary.lost) == (1, 0)
+    assert (verdict.summary.duplicated, verdict.summary.lost) == evidence
 
 
 @fast
-@given(sends=any_outcome, data=st.data())
-def test_one_under_the_lower_bound_is_one_lost_on_exactly_that_row(
-    sends: list[Send], data: st.DataObject
-) -> None:
-    world = build(sends)
-    row = data.draw(st.sampled_from(sorted(world.hi)))
-    verdict = check(world.history, world.snapshot(counts={**world.counts, row: world.lo[row] - 1}))
-    assert_invalid(verdict)
-    assert [(r.site_id, r.window_start_ms, r.lost, r.duplicated) for r in verdict.rows] == [(*row, 1, 0)]
-
-
-@fast
-@given(sends=determinate, data=st.data())
-def test_without_info_adding_one_to_any_row_is_a_duplicate(sends: list[Send], data: st.DataObject) -> None:
-    world = build(sends)
+@given(world=determinate_worlds, data=st.data())
+def test_without_info_adding_one_to_any_row_is_a_duplicate(world: World, data: st.DataObject) -> None:
     row = data.draw(st.sampled_from(sorted(world.hi)))
     assert world.lo[row] == world.hi[row]
     counts = {**world.counts, row: world.counts[row] + 1}
@@ -202,11 +199,8 @@ def test_without_info_adding_one_to_any_row_is_a_duplicate(sends: list[Send], da
 
 
 @fast
-@given(sends=any_outcome, data=st.data())
-def test_info_sends_widen_a_row_to_any_count_between_the_bounds(
-    sends: list[Send], data: st.DataObject
-) -> None:
-    world = build(sends)
+@given(world=any_worlds, data=st.data())
+def test_info_sends_widen_a_row_to_any_count_between_the_bounds(world: World, data: st.DataObject) -> None:
     counts = {row: data.draw(st.integers(world.lo[row], world.hi[row])) for row in world.hi}
     verdict = check(world.history, world.snapshot(counts=counts))
     assert verdict.valid is True, verdict.explain()
@@ -226,9 +220,8 @@ def test_an_info_send_allows_its_row_one_more_but_no_other_row() -> None:
 
 
 @fast
-@given(sends=any_outcome, extra=st.integers(1, 5))
-def test_a_row_no_send_could_reach_is_unexpected(sends: list[Send], extra: int) -> None:
-    world = build(sends)
+@given(world=any_worlds, extra=st.integers(1, 5))
+def test_a_row_no_send_could_reach_is_unexpected(world: World, extra: int) -> None:
     stray = ("site-999", 1_700_000_000_000 - 1_700_000_000_000 % WINDOW)
     verdict = check(world.history, world.snapshot(counts={**world.counts, stray: extra}))
     assert_invalid(verdict)
@@ -261,11 +254,8 @@ def test_a_dead_letter_with_the_wrong_reason_is_misclassified(sends: list[Send],
 
 
 @fast
-@given(sends=determinate, data=st.data())
-def test_dead_lettering_an_acknowledged_valid_event_is_unexpected(
-    sends: list[Send], data: st.DataObject
-) -> None:
-    world = build(sends)
+@given(world=determinate_worlds, data=st.data())
+def test_dead_lettering_an_acknowledged_valid_event_is_unexpected(world: World, data: st.DataObject) -> None:
     position, _ = data.draw(st.sampled_from(world.acked_valid))
     dead = {**world.dead_letters, position: "invalid_json"}
     verdict = check(world.history, world.snapshot(dead_letters=dead))
