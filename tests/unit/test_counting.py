@@ -120,10 +120,26 @@ def stage(frames: KafkaFrames, files: Sequence[Sequence[Record]], staging: Path)
     return [part[0] for part in parts]
 
 
+@dataclass(frozen=True)
+class Streaming:
+    """What every scenario streams with: the session's Spark and Kafka-shaped frames, and where each
+    run gets a directory of its own."""
+
+    spark: SparkSession
+    frames: KafkaFrames
+    dirs: pytest.TempPathFactory
+
+
+@pytest.fixture(scope="session")
+def streaming(
+    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path_factory: pytest.TempPathFactory
+) -> Streaming:
+    """Session-scoped, so that Hypothesis's examples may share it."""
+    return Streaming(spark, kafka_frames, tmp_path_factory)
+
+
 def run_stream(
-    spark: SparkSession,
-    frames: KafkaFrames,
-    workdir: Path,
+    streaming: Streaming,
     files: list[list[Record]],
     lateness: str,
     idle_batches: bool = True,
@@ -139,6 +155,7 @@ def run_stream(
     each data batch directly follows the one that moved the watermark: only then do a batch's own
     watermark and the previous batch's differ.
     """
+    spark, frames, workdir = streaming.spark, streaming.frames, streaming.dirs.mktemp("stream")
     run = Run(files, idle_batches)
     source, checkpoint = workdir / "source", workdir / "checkpoint"
     source.mkdir()
@@ -270,6 +287,11 @@ def counted(run: Run) -> dict[tuple[str, int], int]:
     return {key: row["views"] for key, row in rows.items()}
 
 
+def windows(run: Run) -> dict[tuple[str, int], int]:
+    """`counted`, with window starts after BASE_MS, as the examples write event times."""
+    return {(site, start - BASE_MS): views for (site, start), views in counted(run).items()}
+
+
 def assert_dead_letters(run: Run) -> None:
     expected = {
         ("pageviews", 0, offset_of(k, i)): (value[:COPY_BYTES], len(value))
@@ -328,32 +350,25 @@ def check_counts_are_exact(run: Run) -> None:
     assert_replays_change_nothing(run)
 
 
-def test_counts_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path) -> None:
+def test_counts_example(streaming: Streaming) -> None:
     files: list[list[Record]] = [
         [Pageview("a", 0), Pageview("a", 9_999), Pageview("b", 10_000), b"not json"],
         [Pageview("a", 1_000), Pageview("b", 25_000), b""],
         [Pageview("a", 10_000), Pageview("a", 2_000)],
     ]
-    run = run_stream(spark, kafka_frames, tmp_path, files, GENEROUS)
-    assert counted(run) == {
-        ("a", BASE_MS): 4,
-        ("b", BASE_MS + 10_000): 1,
-        ("a", BASE_MS + 10_000): 1,
-        ("b", BASE_MS + 20_000): 1,
-    }
+    run = run_stream(streaming, files, GENEROUS)
+    assert windows(run) == {("a", 0): 4, ("b", 10_000): 1, ("a", 10_000): 1, ("b", 20_000): 1}
     check_counts_are_exact(run)
 
 
 @STREAMING
 @given(files=micro_batches, idle_batches=st.booleans())
 def test_counts_equal_a_counter_of_valid_events(
-    spark: SparkSession,
-    kafka_frames: KafkaFrames,
-    tmp_path_factory: pytest.TempPathFactory,
+    streaming: Streaming,
     files: list[list[Record]],
     idle_batches: bool,
 ) -> None:
-    run = run_stream(spark, kafka_frames, tmp_path_factory.mktemp("counts"), files, GENEROUS, idle_batches)
+    run = run_stream(streaming, files, GENEROUS, idle_batches)
     check_counts_are_exact(run)
 
 
@@ -391,9 +406,7 @@ def late_rows(run: Run) -> dict[int, tuple[str, int]]:
 
 
 @pytest.mark.parametrize("idle_batches", [False, True], ids=["backlog", "idle_batches"])
-def test_late_events_example(
-    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path, idle_batches: bool
-) -> None:
+def test_late_events_example(streaming: Streaming, idle_batches: bool) -> None:
     files: list[list[Record]] = [
         [Pageview("a", 20_000), Pageview("a", 25_000)],  # watermark becomes 20 s
         [Pageview("c", 21_000)],  # leaves it at 20 s
@@ -403,13 +416,8 @@ def test_late_events_example(
         [Pageview("c", 43_000)],  # leaves it at 39 s
         [Pageview("a", 29_000), Pageview("a", 30_000)],  # [20, 30) ended at 30 <= 39: late; [30, 40) counts
     ]
-    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, idle_batches)
-    assert counted(run) == {
-        ("a", BASE_MS + 20_000): 3,
-        ("c", BASE_MS + 20_000): 1,
-        ("c", BASE_MS + 40_000): 2,
-        ("a", BASE_MS + 30_000): 1,
-    }
+    run = run_stream(streaming, files, SMALL, idle_batches)
+    assert windows(run) == {("a", 20_000): 3, ("c", 20_000): 1, ("c", 40_000): 2, ("a", 30_000): 1}
     assert late_rows(run) == {
         2000: ("a", 20_000),
         2001: ("b", 20_000),
@@ -419,9 +427,7 @@ def test_late_events_example(
     check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
 
 
-def test_late_events_right_after_the_watermark_moves(
-    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path
-) -> None:
+def test_late_events_right_after_the_watermark_moves(streaming: Streaming) -> None:
     """Under a backlog (no idle batch between) input is judged by the previous batch's watermark."""
     files: list[list[Record]] = [
         [Pageview("a", 20_000)],  # watermark becomes 15 s
@@ -429,19 +435,15 @@ def test_late_events_right_after_the_watermark_moves(
         # judged by 15 s: [0, 10) is late, [20, 30) still counts; Spark then evicts it by 30 s
         [Pageview("b", 1_000), Pageview("b", 22_000)],
     ]
-    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, idle_batches=False)
-    assert counted(run) == {
-        ("a", BASE_MS + 20_000): 1,
-        ("a", BASE_MS + 30_000): 1,
-        ("b", BASE_MS + 20_000): 1,
-    }
+    run = run_stream(streaming, files, SMALL, idle_batches=False)
+    assert windows(run) == {("a", 20_000): 1, ("a", 30_000): 1, ("b", 20_000): 1}
     assert late_rows(run) == {2000: ("b", 15_000)}
     check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
 
 
 @pytest.mark.parametrize("dedup", [False, True], ids=["counts", "dedup"])
 def test_a_taken_over_generation_counts_on_top_of_what_it_carried_and_reports_the_rest_late(
-    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path, dedup: bool
+    streaming: Streaming, dedup: bool
 ) -> None:
     """Windows ending at or before the carried watermark were final in the generation before: their
     events are late by it, though Spark's own watermark starts again from nothing. Open windows
@@ -455,16 +457,14 @@ def test_a_taken_over_generation_counts_on_top_of_what_it_carried_and_reports_th
         [Pageview("a", 19_999), Pageview("b", 20_001)],
     ]
     run = run_stream(
-        spark,
-        kafka_frames,
-        tmp_path,
+        streaming,
         files,
         GENEROUS,
         dedup=dedup,
         generation=taken_over,
         carried={open_window: 5},
     )
-    assert counted(run) == {("a", BASE_MS + 20_000): 5 + 2, ("b", BASE_MS + 20_000): 1}
+    assert windows(run) == {("a", 20_000): 5 + 2, ("b", 20_000): 1}
     assert late_rows(run) == {0: ("a", 20_000), 1: ("b", 20_000), 1000: ("a", 20_000)}
     assert all(params[-3] == 2 for attempt in run.attempts for params in attempt.writes.pageviews)
 
@@ -477,13 +477,11 @@ LATE_IDLE_BATCHES = st.booleans()
 @STREAMING
 @given(files=drifting_batches(), idle_batches=LATE_IDLE_BATCHES)
 def test_late_events_complement_the_counts(
-    spark: SparkSession,
-    kafka_frames: KafkaFrames,
-    tmp_path_factory: pytest.TempPathFactory,
+    streaming: Streaming,
     files: list[list[Record]],
     idle_batches: bool,
 ) -> None:
-    run = run_stream(spark, kafka_frames, tmp_path_factory.mktemp("late"), files, SMALL, idle_batches)
+    run = run_stream(streaming, files, SMALL, idle_batches)
     event(f"late events: {len(stored(run, 'late_events'))}")
     check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
 
@@ -519,7 +517,7 @@ def as_copies(files: list[list[Record]]) -> list[list[Record]]:
     return [[Keyed(r.site, r.at_ms) if isinstance(r, Pageview) else r for r in file] for file in files]
 
 
-def test_dedup_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path) -> None:
+def test_dedup_example(streaming: Streaming) -> None:
     files: list[list[Record]] = [
         [Keyed("a", 20_000), Keyed("a", 20_000), Keyed("b", 21_000)],  # a copy in the same batch
         # the copy of a 20 s is dropped; a 14 s is at or before the watermark (16 s): late, although
@@ -528,12 +526,8 @@ def test_dedup_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp_path:
         [Keyed("c", 40_000)],  # watermark becomes 35 s
         [Keyed("b", 21_000)],  # a copy after the watermark: reported late, its event counted once
     ]
-    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, dedup=True)
-    assert counted(run) == {
-        ("a", BASE_MS + 20_000): 1,
-        ("b", BASE_MS + 20_000): 1,
-        ("c", BASE_MS + 40_000): 1,
-    }
+    run = run_stream(streaming, files, SMALL, dedup=True)
+    assert windows(run) == {("a", 20_000): 1, ("b", 20_000): 1, ("c", 40_000): 1}
     assert late_rows(run) == {1001: ("a", 16_000), 3000: ("b", 35_000)}
     check_each_event_counts_once_or_is_late(run, SMALL_MS)
 
@@ -541,14 +535,11 @@ def test_dedup_example(spark: SparkSession, kafka_frames: KafkaFrames, tmp_path:
 @STREAMING
 @given(files=drifting_batches().map(as_copies), idle_batches=LATE_IDLE_BATCHES)
 def test_with_dedup_each_event_counts_once_or_is_reported_late(
-    spark: SparkSession,
-    kafka_frames: KafkaFrames,
-    tmp_path_factory: pytest.TempPathFactory,
+    streaming: Streaming,
     files: list[list[Record]],
     idle_batches: bool,
 ) -> None:
-    workdir = tmp_path_factory.mktemp("dedup")
-    run = run_stream(spark, kafka_frames, workdir, files, SMALL, idle_batches, dedup=True)
+    run = run_stream(streaming, files, SMALL, idle_batches, dedup=True)
     event(f"copies: {len(pageviews(run)) - len({(site, at) for _, site, at in pageviews(run)})}")
     check_each_event_counts_once_or_is_late(run, SMALL_MS)
 
@@ -558,9 +549,7 @@ def file_1_batch(attempt: Attempt) -> bool:
     return bool(attempt.writes.dead_letters)
 
 
-def test_with_dedup_a_replayed_batch_keeps_the_dedup_state_of_the_one_before(
-    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path
-) -> None:
+def test_with_dedup_a_replayed_batch_keeps_the_dedup_state_of_the_one_before(streaming: Streaming) -> None:
     """A crash after batch 1's writes: its replay restores state version 0, so its copy is dropped again."""
     files: list[list[Record]] = [
         [Keyed("a", 20_000), Keyed("b", 21_000)],
@@ -568,28 +557,22 @@ def test_with_dedup_a_replayed_batch_keeps_the_dedup_state_of_the_one_before(
         [Keyed("a", 22_000), Keyed("b", 40_000)],
     ]
 
-    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, crash_after=file_1_batch, dedup=True)
-    assert counted(run) == {
-        ("a", BASE_MS + 20_000): 2,
-        ("b", BASE_MS + 20_000): 1,
-        ("b", BASE_MS + 40_000): 1,
-    }
+    run = run_stream(streaming, files, SMALL, crash_after=file_1_batch, dedup=True)
+    assert windows(run) == {("a", 20_000): 2, ("b", 20_000): 1, ("b", 40_000): 1}
     check_each_event_counts_once_or_is_late(run, SMALL_MS)
 
 
 # --- (c) replays: a batch re-run after a crash writes the same, and changes nothing ---------------
 
 
-def test_batch_replayed_after_a_crash_writes_the_same(
-    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path
-) -> None:
+def test_batch_replayed_after_a_crash_writes_the_same(streaming: Streaming) -> None:
     files: list[list[Record]] = [
         [Pageview("a", 20_000), Pageview("b", 21_000)],
         [Pageview("a", 22_000), Pageview("a", 1_000), b"not json"],  # one late event, one dead letter
         [Pageview("a", 23_000), Pageview("b", 40_000)],
     ]
 
-    run = run_stream(spark, kafka_frames, tmp_path, files, SMALL, crash_after=file_1_batch)
+    run = run_stream(streaming, files, SMALL, crash_after=file_1_batch)
     replayed = [a for a in run.attempts if any(b.batch_id == a.batch_id for b in run.attempts if b is not a)]
     assert len(replayed) == 2, f"expected exactly one batch run twice: {run.attempts}"
     first, again = replayed
@@ -597,19 +580,13 @@ def test_batch_replayed_after_a_crash_writes_the_same(
     assert first.writes.late_events
     assert first.writes.pageviews
     assert (again.watermark_ms, again.writes) == (first.watermark_ms, first.writes)
-    assert counted(run) == {
-        ("a", BASE_MS + 20_000): 3,
-        ("b", BASE_MS + 20_000): 1,
-        ("b", BASE_MS + 40_000): 1,
-    }
+    assert windows(run) == {("a", 20_000): 3, ("b", 20_000): 1, ("b", 40_000): 1}
     check_late_events_are_exactly_the_dropped_ones(run, SMALL_MS)
 
 
-def test_older_batch_after_newer_changes_nothing(
-    spark: SparkSession, kafka_frames: KafkaFrames, tmp_path: Path
-) -> None:
+def test_older_batch_after_newer_changes_nothing(streaming: Streaming) -> None:
     files: list[list[Record]] = [[Pageview("a", 0)], [Pageview("a", 1_000)], [Pageview("a", 2_000)]]
-    run = run_stream(spark, kafka_frames, tmp_path, files, GENEROUS)
+    run = run_stream(streaming, files, GENEROUS)
     writing = [attempt for attempt in run.attempts if attempt.writes]
     assert [attempt.writes.pageviews[0][4] for attempt in writing] == [1, 2, 3]
     store = LwwStore()
@@ -618,7 +595,7 @@ def test_older_batch_after_newer_changes_nothing(
     store.apply(writing[1].writes)
     store.apply(writing[2].writes)
     assert store == run.store
-    assert counted(run) == {("a", BASE_MS): 3}
+    assert windows(run) == {("a", 0): 3}
 
 
 @pytest.mark.parametrize("dedup", [False, True], ids=["counts", "dedup"])
