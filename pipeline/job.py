@@ -76,6 +76,9 @@ def start_query(spark: SparkSession, config: PipelineConfig, sink: CassandraSink
         .option("kafka.isolation.level", config.kafka_isolation_level)
         # A gap in the offsets (retention, a truncated log) must stop the job, not skip events.
         .option("failOnDataLoss", "true")
+        # A task asks only for offsets the batch planned, which exist; a fetch the broker cannot fill
+        # at once would wait its 500 ms default: one task in a batch in three idled that long.
+        .option("kafka.fetch.max.wait.ms", "20")
     )
     if config.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
