@@ -64,12 +64,14 @@ def _tail(container: DockerContainer, lines: int = 40) -> str:
 
 
 def save_logs(container: DockerContainer, into: Path) -> Path | None:
-    """Write the container's stdout and stderr to `into/<name>.log`; None if it is already gone."""
+    """Write the container's stdout and stderr to `into/<name>.log`, each line after the time Docker
+    received it (a driver's own lines carry none: this is how its retries line up with a fault's
+    heal); None if the container is already gone."""
     into.mkdir(parents=True, exist_ok=True)
     wrapped = container.get_wrapped_container()
     path = into / f"{wrapped.name}.log"
     try:
-        path.write_bytes(wrapped.logs(stdout=True, stderr=True))
+        path.write_bytes(wrapped.logs(stdout=True, stderr=True, timestamps=True))
     except docker.errors.NotFound:
         return None
     return path
