@@ -49,7 +49,7 @@ class Sample:
 
     t_s: float  # seconds since the scenario started
     acknowledged: int  # cumulative events the producer has had acknowledged
-    counted: int  # total of the counts in Cassandra at that moment
+    counted: int  # events Cassandra accounts for at that moment: counted + dead-lettered + late
 
 
 @dataclass(frozen=True)
