@@ -35,10 +35,16 @@ auto_snapshot: false
 snapshot_on_duplicate_row_detection: false
 concurrent_compactors: 1
 YAML
-mapfile -t jvm17 < <(grep -E '^-' /opt/cassandra/jvm17.options)
+# Cassandra's options per Java (jvm11 from 4.1, jvm17 from 5.0), picked by the Java its base
+# installed rather than by the Cassandra version, so that the two cannot disagree.
+java_home=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+java_major=$(sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$java_home/release")
+options="/opt/cassandra/jvm${java_major}.options"
+[[ -f $options ]] || { echo "no JVM options for Java ${java_major}: $options is missing" >&2; exit 1; }
+mapfile -t jvm_options < <(grep -E '^-' "$options")
 jamm=$(ls /opt/cassandra/lib/jamm-*.jar | head -n 1)
 exec java -Xms${CASSANDRA_HEAP:-768m} -Xmx${CASSANDRA_HEAP:-768m} -Xss512k \
-  "${jvm17[@]}" -javaagent:"$jamm" \
+  "${jvm_options[@]}" -javaagent:"$jamm" \
   -Dcassandra.config="file://$conf/cassandra.yaml" -Dcassandra.storagedir="$data" \
   -Dlogback.configurationFile=/opt/cassandra/logback.xml \
   -Dcassandra-foreground=yes -Dcassandra.skip_wait_for_gossip_to_settle=0 \
