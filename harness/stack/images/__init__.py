@@ -28,7 +28,6 @@ log = logging.getLogger("harness.images")
 
 HERE = Path(__file__).parent
 CACHE = Path.home() / ".cache" / "tally" / "images"
-BASE_PACKAGES = ("openjdk-17-jre-headless", "python3", "procps")
 # Kafka 4 logs through log4j2 but does not depend on a backend; without one, nothing is logged.
 LOG4J = "2.24.3"
 SLF4J = "2.0.16"
@@ -41,6 +40,41 @@ GO_FALLBACK = Path("/usr/local/go/bin/go")
 
 class ImageBuildError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Base:
+    """A Debian rootfs with one Java runtime, imported as the image the service images start from."""
+
+    suite: str
+    java: int
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return (f"openjdk-{self.java}-jre-headless", "python3", "procps")
+
+    @property
+    def tag(self) -> str:
+        return f"tally/base:{self.suite}-jre{self.java}-{_digest(*self.packages)}"
+
+
+# Each Java from the newest Debian suite that packages it: bookworm has no Java 11.
+JAVA17 = Base("bookworm", 17)
+JAVA11 = Base("bullseye", 11)
+
+
+def cassandra_base(version: str) -> Base:
+    """The base a Cassandra version runs on. Java 17 is supported from Cassandra 5.0 on; 4.0 and 4.1
+    refuse to start on it and run on Java 11 at newest; 3.x needs Java 8, which no Debian suite we
+    can build from packages any more."""
+    major = int(version.split(".")[0])
+    if major >= 5:
+        return JAVA17
+    if major == 4:
+        return JAVA11
+    raise ImageBuildError(
+        f"Cassandra {version} needs Java 8, which no Debian suite packages: use 4.0 or newer."
+    )
 
 
 @dataclass(frozen=True)
@@ -81,17 +115,17 @@ def _run(cmd: list[str], what: str, **kwargs: object) -> None:
         raise ImageBuildError(f"{what} failed (exit {result.returncode}): {' '.join(cmd)}\n{tail}")
 
 
-def base_image() -> str:
-    tag = f"tally/base:bookworm-jre17-{_digest(*BASE_PACKAGES)}"
+def base_image(base: Base) -> str:
+    tag = base.tag
     if _exists(tag):
         return tag
     if shutil.which("debootstrap") is None:
         raise ImageBuildError("debootstrap is missing: run `apt-get install -y debootstrap` (as root).")
     started = time.monotonic()
-    say(f"building {tag}: debootstrap bookworm with {', '.join(BASE_PACKAGES)} (about a minute)")
+    say(f"building {tag}: debootstrap {base.suite} with {', '.join(base.packages)} (about a minute)")
     with tempfile.TemporaryDirectory(prefix="tally-rootfs-") as rootfs:
         _run(
-            ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", "bookworm", rootfs],
+            ["debootstrap", "--variant=minbase", f"--include={','.join(base.packages)}", base.suite, rootfs],
             "debootstrap",
         )
         tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
@@ -148,12 +182,12 @@ def kafka_image(versions: Versions, base: str) -> str:
     )
 
 
-def cassandra_image(versions: Versions, base: str) -> str:
+def cassandra_image(versions: Versions) -> str:
     return _build_java_service(
         "cassandra",
         versions.cassandra,
         (f"org.apache.cassandra:cassandra-all:{versions.cassandra}",),
-        base,
+        base_image(cassandra_base(versions.cassandra)),
     )
 
 
@@ -256,11 +290,11 @@ def ensure_images(versions: Versions) -> Images:
     started = time.monotonic()
     # A bar on a terminal only: a build takes minutes on a fresh machine, seconds when cached.
     with tqdm(total=5, desc=f"images {versions.label()}", unit="image", disable=None) as bar:
-        base = base_image()
+        base = base_image(JAVA17)
         bar.update()
         kafka = kafka_image(versions, base)
         bar.update()
-        cassandra = cassandra_image(versions, base)
+        cassandra = cassandra_image(versions)
         bar.update()
         spark = spark_image(versions, base)
         bar.update()
