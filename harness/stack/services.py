@@ -2,7 +2,7 @@
 in parallel. Drivers reach Kafka and Cassandra through Toxiproxy (network faults); the harness does not.
 
 Fixtures and the audit get a `StackInfo`: plain, frozen connection info. The `Stack` object keeps the
-containers, for faults, logs and teardown.
+containers, for faults, logs, upgrades in place and teardown.
 """
 
 from __future__ import annotations
@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import shutil
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from testcontainers.core.container import DockerContainer
 
@@ -76,35 +79,106 @@ def _kafka_cluster_id() -> str:
     return cluster_id
 
 
-def _kafka(image: str, port: int, controller: int, proxy: ProxyPorts) -> tuple[DockerContainer, str]:
-    cluster_id = _kafka_cluster_id()
-    container = containers.labelled(image, "kafka").with_envs(
-        KAFKA_PORT=str(port),
-        KAFKA_CONTROLLER_PORT=str(controller),
-        KAFKA_CLUSTER_ID=cluster_id,
-        KAFKA_PROXIED_PORT=str(proxy.kafka_upstream),
-        KAFKA_PROXIED_ADVERTISED_PORT=str(proxy.kafka),
-    )
-    return containers.start(container, KAFKA_READY, 90), f"127.0.0.1:{port}"
+KAFKA_DATA = "/var/lib/kafka/data"
+CASSANDRA_DATA = "/var/lib/cassandra"
+# Long enough for a controlled shutdown (Kafka) or the drain Cassandra's shutdown hook runs; then
+# Docker sends SIGKILL.
+STOP_TIMEOUT_S = 90
+
+Component = Literal["kafka", "cassandra", "spark"]
+# The containers of a component in the order they stop; they start in reverse, so that a Spark
+# worker finds its master.
+ROLES: dict[Component, tuple[str, ...]] = {
+    "kafka": ("kafka",),
+    "cassandra": ("cassandra",),
+    "spark": ("spark-worker", "spark-master"),
+}
+# What SIGTERM does in each container, for the printed plan.
+ON_SIGTERM = {
+    "kafka": "controlled shutdown",
+    "cassandra": "the shutdown hook drains: memtables flushed, commit log closed",
+    "spark-worker": "its executors stop",
+}
 
 
-def _cassandra(image: str, native: int, storage: int, ssl: int) -> tuple[DockerContainer, int]:
-    container = containers.labelled(image, "cassandra").with_envs(
-        CASSANDRA_NATIVE_PORT=str(native),
-        CASSANDRA_STORAGE_PORT=str(storage),
-        CASSANDRA_SSL_STORAGE_PORT=str(ssl),
-    )
-    return containers.start(container, CASSANDRA_READY, 180), native
+@dataclass(frozen=True)
+class Service:
+    """How one container of the stack is made: enough to make it again on another image, which is
+    what an upgrade in place does (the same command, environment, ports and volumes)."""
+
+    role: str
+    image: str
+    ready: str
+    timeout_s: float
+    command: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    volumes: Mapping[str, str] = field(default_factory=dict)  # folder here -> path inside
+
+    def container(self, name: str) -> DockerContainer:
+        container = containers.labelled(self.image, name, list(self.command) or None)
+        for key, value in self.env.items():
+            container.with_env(key, value)
+        for folder, inside in self.volumes.items():
+            container.with_volume_mapping(folder, inside, mode="rw")
+        return container
+
+
+@dataclass(frozen=True)
+class Move:
+    """One step of an upgrade in place: a container stopped, or started on another image."""
+
+    action: Literal["stop", "start"]
+    service: Service
+
+    def __str__(self) -> str:
+        role = self.service.role
+        if self.action == "stop":
+            why = ON_SIGTERM.get(role)
+            return f"stop {role} (SIGTERM{': ' + why if why else ''})"
+        volumes = ", ".join(f"{folder} -> {inside}" for folder, inside in self.service.volumes.items())
+        return f"start {role} on {self.service.image}" + (f" with {volumes}" if volumes else "")
+
+
+def upgrade_plan(services: Mapping[str, Service], component: Component, image: str) -> tuple[Move, ...]:
+    """Every container of `component` stopped, then started again on `image`, each with what it had."""
+    roles = ROLES[component]
+    stops = tuple(Move("stop", services[role]) for role in roles)
+    return stops + tuple(Move("start", replace(services[role], image=image)) for role in reversed(roles))
+
+
+def _kafka(image: str, port: int, controller: int, proxy: ProxyPorts, data: Path) -> Service:
+    env = {
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(controller),
+        "KAFKA_CLUSTER_ID": _kafka_cluster_id(),
+        "KAFKA_PROXIED_PORT": str(proxy.kafka_upstream),
+        "KAFKA_PROXIED_ADVERTISED_PORT": str(proxy.kafka),
+    }
+    return Service("kafka", image, KAFKA_READY, 90, env=env, volumes={str(data): KAFKA_DATA})
+
+
+def _cassandra(image: str, native: int, storage: int, ssl: int, data: Path) -> Service:
+    env = {
+        "CASSANDRA_NATIVE_PORT": str(native),
+        "CASSANDRA_STORAGE_PORT": str(storage),
+        "CASSANDRA_SSL_STORAGE_PORT": str(ssl),
+    }
+    return Service("cassandra", image, CASSANDRA_READY, 180, env=env, volumes={str(data): CASSANDRA_DATA})
+
+
+def _master_url(port: int) -> str:
+    return f"spark://127.0.0.1:{port}"
 
 
 def _spark(
     image: str, shared_dir: Path, port: int, master_ui: int, worker_ui: int
-) -> tuple[DockerContainer, DockerContainer, str]:
-    url = f"spark://127.0.0.1:{port}"
-    master = containers.labelled(
-        image,
+) -> tuple[Service, Service]:
+    master = Service(
         "spark-master",
-        [
+        image,
+        MASTER_READY,
+        90,
+        command=(
             "spark-class",
             "org.apache.spark.deploy.master.Master",
             "--host",
@@ -113,21 +187,20 @@ def _spark(
             str(port),
             "--webui-port",
             str(master_ui),
-        ],
-    ).with_env(
+        ),
         # Two applications fit side by side: a zombie driver keeps its executor, so its replacement
         # on the same checkpoint needs cores of its own.
-        "SPARK_MASTER_OPTS",
-        "-Dspark.deploy.defaultCores=2",
+        env={"SPARK_MASTER_OPTS": "-Dspark.deploy.defaultCores=2"},
     )
-    containers.start(master, MASTER_READY, 90)
-    worker = containers.labelled(
-        image,
+    worker = Service(
         "spark-worker",
-        [
+        image,
+        WORKER_READY,
+        90,
+        command=(
             "spark-class",
             "org.apache.spark.deploy.worker.Worker",
-            url,
+            _master_url(port),
             "--host",
             "127.0.0.1",
             "--webui-port",
@@ -136,59 +209,103 @@ def _spark(
             "4",
             "--memory",
             "4g",
-        ],
-    ).with_volume_mapping(str(shared_dir), str(shared_dir), mode="rw")
-    containers.start(worker, WORKER_READY, 90)
-    return master, worker, url
+        ),
+        volumes={str(shared_dir): str(shared_dir)},
+    )
+    return master, worker
 
 
-def _toxiproxy(image: str, proxy: ProxyPorts, cassandra_port: int) -> tuple[DockerContainer, str]:
+def _toxiproxy(image: str, proxy: ProxyPorts) -> Service:
+    # LOG_LEVEL info: its default traces every read and write of every link.
+    return Service(
+        "toxiproxy",
+        image,
+        TOXIPROXY_READY,
+        30,
+        command=("-host", "127.0.0.1", "-port", str(proxy.api)),
+        env={"LOG_LEVEL": "info"},
+    )
+
+
+def _create_proxies(api: str, proxy: ProxyPorts, cassandra_port: int) -> None:
     """Proxies may exist before their upstreams: Toxiproxy dials the upstream per client connection."""
-    container = containers.labelled(
-        image, "toxiproxy", ["-host", "127.0.0.1", "-port", str(proxy.api)]
-    ).with_env("LOG_LEVEL", "info")  # its default traces every read and write of every link
-    containers.start(container, TOXIPROXY_READY, 30)
-    api = f"http://127.0.0.1:{proxy.api}"
     client = Toxiproxy(api)
     client.create_proxy("kafka", f"127.0.0.1:{proxy.kafka}", f"127.0.0.1:{proxy.kafka_upstream}")
     client.create_proxy("cassandra", f"127.0.0.1:{proxy.cassandra}", f"127.0.0.1:{cassandra_port}")
-    return container, api
 
 
 class Stack:
-    """Starts the services in parallel; `close()` saves their logs and removes them."""
+    """Starts the services in parallel; `upgrade()` moves one component to another version in place;
+    `close()` saves their logs and removes them."""
 
     def __init__(self, versions: Versions, images: Images, workdir: Path) -> None:
         self._versions = versions
         self._images = images
         self._shared = workdir / "shared"
         self._logs = workdir / "logs"
+        # Kafka's log and Cassandra's data outlive their containers: another version takes them over.
+        self._data = {"kafka": workdir / "kafka-data", "cassandra": workdir / "cassandra-data"}
         self._containers: dict[str, DockerContainer] = {}
+        self._services: dict[str, Service] = {}
+        self._moves = 0
+        self._info: StackInfo | None = None
+
+    @property
+    def services(self) -> Mapping[str, Service]:
+        return self._services
+
+    @property
+    def info(self) -> StackInfo:
+        """The connection info of the versions running now (an upgrade changes them)."""
+        if self._info is None:
+            raise RuntimeError("the stack was never started")
+        return self._info
+
+    def _start(self, service: Service, name: str | None = None) -> None:
+        """Start a container of `service` named for its role (or `name`); it replaces none."""
+        container = service.container(name or service.role)
+        try:
+            containers.start(container, service.ready, service.timeout_s)
+        except BaseException:
+            if container.get_wrapped_container() is not None:  # None: Docker never created it
+                containers.save_logs(container, self._logs)
+            containers.remove(container)
+            raise
+        self._containers[service.role] = container
+        self._services[service.role] = service
+
+    def _start_in_turn(self, services: tuple[Service, ...]) -> None:
+        for service in services:
+            self._start(service)
 
     def start(self) -> StackInfo:
         started = time.monotonic()
-        self._shared.mkdir(parents=True, exist_ok=True)
+        for folder in (self._shared, *self._data.values()):
+            folder.mkdir(parents=True, exist_ok=True)
         containers.reap_orphans()
         # All at once: ports handed out by separate calls could be handed out twice.
         ports = free_ports(12)
         proxy = ProxyPorts(*ports[8:12])
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            kafka = pool.submit(_kafka, self._images.kafka, ports[0], ports[1], proxy)
-            cassandra = pool.submit(_cassandra, self._images.cassandra, *ports[2:5])
-            spark = pool.submit(_spark, self._images.spark, self._shared, *ports[5:8])
-            toxiproxy = pool.submit(_toxiproxy, self._images.toxiproxy, proxy, ports[2])
+        bootstrap, cassandra_port = f"127.0.0.1:{ports[0]}", ports[2]
+        toxiproxy = _toxiproxy(self._images.toxiproxy, proxy)
+        groups: list[tuple[Service, ...]] = [
+            (_kafka(self._images.kafka, ports[0], ports[1], proxy, self._data["kafka"]),),
+            (_cassandra(self._images.cassandra, ports[2], ports[3], ports[4], self._data["cassandra"]),),
+            _spark(self._images.spark, self._shared, *ports[5:8]),
+            (toxiproxy,),
+        ]
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            started_groups = [pool.submit(self._start_in_turn, group) for group in groups]
             try:
-                kafka_container, bootstrap = kafka.result()
-                self._containers["kafka"] = kafka_container
-                cassandra_container, cassandra_port = cassandra.result()
-                self._containers["cassandra"] = cassandra_container
-                master, worker, master_url = spark.result()
-                self._containers.update({"spark-master": master, "spark-worker": worker})
-                self._containers["toxiproxy"], toxiproxy_api = toxiproxy.result()
+                for group in started_groups:
+                    group.result()
+                toxiproxy_api = f"http://127.0.0.1:{proxy.api}"
+                _create_proxies(toxiproxy_api, proxy, cassandra_port)
             except BaseException:
                 containers.remove_all()
                 raise
-        info = StackInfo(
+        master_url = _master_url(ports[5])
+        self._info = StackInfo(
             versions=self._versions,
             images=self._images,
             bootstrap_servers=bootstrap,
@@ -197,7 +314,7 @@ class Stack:
             spark_master=master_url,
             shared_dir=self._shared,
             logs_dir=self._logs,
-            containers={role: c.get_wrapped_container().name for role, c in self._containers.items()},
+            containers=self._names(),
             toxiproxy_api=toxiproxy_api,
             proxied_bootstrap_servers=f"127.0.0.1:{proxy.kafka}",
             proxied_cassandra_port=proxy.cassandra,
@@ -214,7 +331,48 @@ class Stack:
             proxy.kafka,
             proxy.cassandra,
         )
-        return info
+        return self._info
+
+    def _names(self) -> dict[str, str]:
+        return {role: c.get_wrapped_container().name for role, c in self._containers.items()}
+
+    def _stop(self, role: str) -> None:
+        """SIGTERM, and the container's own shutdown; its log is saved before it is removed."""
+        container = self._containers.pop(role, None)
+        if container is None:  # a start that failed left none
+            return
+        wrapped = container.get_wrapped_container()
+        stopped = time.monotonic()
+        wrapped.stop(timeout=STOP_TIMEOUT_S)
+        code = wrapped.wait()["StatusCode"]
+        log.info("%s stopped in %.1f s, exit %s", wrapped.name, time.monotonic() - stopped, code)
+        containers.save_logs(container, self._logs)
+        containers.remove(container)
+
+    def upgrade(
+        self, component: Component, versions: Versions, images: Images, lose_data: bool = False
+    ) -> StackInfo:
+        """Move `component` to its version in `versions`, in place: its containers stopped, and
+        started on the new image with the same ports, environment and data. `lose_data`: the new
+        containers start on empty storage (a negative control: an upgrade that loses the log).
+        A start that fails raises, with no container left for the component (upgrade it again to
+        any version that can start)."""
+        info = self.info
+        self._moves += 1
+        version = getattr(versions, component)
+        for move in upgrade_plan(self._services, component, getattr(images, component)):
+            log.info("%s %s -> %s: %s", component, getattr(self._versions, component), version, move)
+            if move.action == "stop":
+                self._stop(move.service.role)
+                continue
+            if lose_data:
+                for folder in move.service.volumes:
+                    shutil.rmtree(folder)
+                    Path(folder).mkdir()
+            self._start(move.service, f"{move.service.role}-{version}-{self._moves}")
+        self._versions, self._images = versions, images
+        self._info = replace(info, versions=versions, images=images, containers=self._names())
+        return self._info
 
     def save_logs(self) -> list[Path]:
         saved = (containers.save_logs(c, self._logs) for c in self._containers.values())
@@ -227,3 +385,6 @@ class Stack:
             for container in self._containers.values():
                 containers.remove(container)
             self._containers.clear()
+            # The logs stay; the services' data would fill the disk run after run.
+            for folder in self._data.values():
+                shutil.rmtree(folder, ignore_errors=True)
