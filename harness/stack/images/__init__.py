@@ -169,11 +169,14 @@ def _build_java_service(name: str, version: str, coordinates: Iterable[str], bas
 def kafka_image(versions: Versions, base: str) -> str:
     # Kafka's POMs declare slf4j-api 1.7 while recent brokers call the 2.x API; a direct
     # dependency on 2.x wins Maven's nearest-first mediation and still serves 1.7 callers.
+    # kafka-tools holds the admin commands the broker's jars lack, kafka-features among them (the
+    # metadata version an upgrade finalizes), as Kafka's own distribution ships them beside it.
     return _build_java_service(
         "kafka",
         versions.kafka,
         (
             f"org.apache.kafka:kafka_2.13:{versions.kafka}",
+            f"org.apache.kafka:kafka-tools:{versions.kafka}",
             f"org.slf4j:slf4j-api:{SLF4J}",
             f"org.apache.logging.log4j:log4j-core:{LOG4J}",
             f"org.apache.logging.log4j:log4j-slf4j2-impl:{LOG4J}",
