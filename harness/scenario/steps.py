@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from harness.checker.sink_reader import cassandra_session
 from harness.checker.verdict import Verdict, iso_utc
@@ -20,6 +20,7 @@ from harness.nemesis.faults import AnyFault
 from harness.scenario.trial import Trial
 from harness.stack.driver import Driver, consumed_offsets, progress
 from harness.stack.kafka_admin import end_offsets
+from harness.stack.services import Stack
 from harness.workload.generator import WorkloadSpec
 from harness.workload.producer import Transactions
 
@@ -29,6 +30,10 @@ log = logging.getLogger("harness.scenario")
 class Step:
     def run(self, ctx: Context) -> None:
         raise NotImplementedError
+
+
+class Background(Protocol):
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -41,6 +46,13 @@ class Context:
     zombie: Driver | None = None
     zombie_pid: int | None = None
     timings: list[tuple[str, float]] = field(default_factory=list)  # (step class, seconds) as run
+    # The stack's containers, for steps that replace them (upgrades in place); None where a scenario
+    # runs on connection info alone.
+    stack: Stack | None = None
+    # Work a step left running in the background (a producer), stopped if the scenario fails.
+    background: list[Background] = field(default_factory=list)
+    # What the scenario's moves did, in order, for the report: an upgrade's time, a refusal's error.
+    outcomes: list[str] = field(default_factory=list)
 
     def time_per_kind(self) -> str:
         """Seconds per kind of step, largest first: where a scenario's time goes."""
@@ -483,9 +495,19 @@ class ScenarioFailed(AssertionError):
 StepHook = Callable[[int, Step, bool], None]
 
 
-def run(scenario: Scenario, trial: Trial, on_step: StepHook | None = None) -> Context:
-    """Run the steps in order; `on_step` lets a caller time them (the audit marks faults and heals)."""
-    ctx = Context(trial, scenario.seed, random.Random(scenario.seed))
+def run(
+    scenario: Scenario,
+    trial: Trial,
+    on_step: StepHook | None = None,
+    stack: Stack | None = None,
+    outcomes: list[str] | None = None,
+) -> Context:
+    """Run the steps in order; `on_step` lets a caller time them (the audit marks faults and heals);
+    `stack`: the containers, for scenarios that upgrade them in place; `outcomes`: the list the
+    moves report into, kept by the caller whether the scenario passes or fails."""
+    ctx = Context(trial, scenario.seed, random.Random(scenario.seed), stack=stack)
+    if outcomes is not None:
+        ctx.outcomes = outcomes
     started = time.monotonic()
     current = 0
     try:
@@ -500,6 +522,8 @@ def run(scenario: Scenario, trial: Trial, on_step: StepHook | None = None) -> Co
                 on_step(current, step, True)
             current += 1
     except Exception as error:
+        for work in ctx.background:
+            work.stop()
         for fault in reversed(ctx.faults):
             fault.heal(trial.stack)
         verdict = ctx.verdict or trial.verdict()

@@ -1,0 +1,476 @@
+"""Upgrades in place on live data: the stack starts on the old versions, a producer keeps sending
+while a component moves to its new version on the same data (Kafka's log, Spark's checkpoint,
+Cassandra's SSTables), a fault follows on the new versions, and one check judges the whole history.
+
+`--upgrade kafka=3.9.1:4.1.1` on the audit's command line is a `Transition`; `entries()` makes its
+scenarios: the upgrade, the rollbacks Kafka documents (before and after finalizing its metadata
+version), and the negative control (a broker that comes back on empty storage).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import cast, get_args
+
+import docker
+
+from harness.eventually import eventually
+from harness.nemesis.faults import wait_answers, wait_cql
+from harness.scenario.catalogue import START_MS, Entry, load
+from harness.scenario.steps import (
+    Check,
+    Context,
+    EnsureDriver,
+    StartDriver,
+    Step,
+    StopDriver,
+    TakeOver,
+    WaitConsumed,
+    WaitDriverExit,
+)
+from harness.scenario.trial import Trial
+from harness.stack.driver import progress
+from harness.stack.images import ensure_images
+from harness.stack.services import Component, Stack, StackInfo
+from harness.stack.versions import Versions
+from harness.workload.generator import WorkloadSpec
+
+log = logging.getLogger("harness.scenario")
+
+COMPONENTS: tuple[Component, ...] = get_args(Component)
+# The producer that runs through a move: a chunk of events every quarter second (100 events/s),
+# each chunk two seconds of event time after the last, from minute 4 on (the first load's end).
+CHUNK_EVENTS = 25
+CHUNK_EVERY_S = 0.25
+CHUNK_SPAN_MS = 2_000
+FEATURES = "org.apache.kafka.tools.FeatureCommand"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One component's move, `COMPONENT=OLD:NEW` on the command line."""
+
+    component: Component
+    old: str
+    new: str
+
+    @classmethod
+    def parse(cls, spec: str) -> Transition:
+        component, _, versions = spec.partition("=")
+        old, _, new = versions.partition(":")
+        component = component.strip()
+        if component not in COMPONENTS or not old.strip() or not new.strip():
+            raise ValueError(
+                f"--upgrade {spec!r}: want COMPONENT=OLD:NEW with COMPONENT in {list(COMPONENTS)}"
+            )
+        return cls(cast(Component, component), old.strip(), new.strip())
+
+    def back(self) -> Transition:
+        return Transition(self.component, self.new, self.old)
+
+    def __str__(self) -> str:
+        return f"{self.component} {self.old} -> {self.new}"
+
+
+def starting_versions(base: Versions, transitions: Sequence[Transition]) -> Versions:
+    """The version set an upgrade audit starts on: `base` with each moved component at its old version."""
+    if len({t.component for t in transitions}) != len(transitions):
+        raise ValueError("--upgrade: one transition per component")
+    return replace(base, **{t.component: t.old for t in transitions})
+
+
+def _moved(versions: Versions, transition: Transition, to: str) -> Versions:
+    return replace(versions, **{transition.component: to})
+
+
+def _stack(ctx: Context) -> Stack:
+    if ctx.stack is None:
+        raise RuntimeError("an upgrade in place needs the stack's containers: run the scenario with stack=")
+    return ctx.stack
+
+
+def move(ctx: Context, transition: Transition, lose_data: bool = False) -> float:
+    """Move one component in place and wait until it answers; the trial's later drivers run on the
+    new images. Returns the seconds it took."""
+    info = ctx.trial.stack
+    current = getattr(info.versions, transition.component)
+    if current != transition.old:
+        raise RuntimeError(f"{transition}: the stack runs {transition.component} {current}")
+    started = time.monotonic()
+    versions = _moved(info.versions, transition, transition.new)
+    ctx.trial.stack = _stack(ctx).upgrade(transition.component, versions, ensure_images(versions), lose_data)
+    _wait_answers(ctx.trial.stack, transition.component)
+    return time.monotonic() - started
+
+
+def _wait_answers(info: StackInfo, component: Component) -> None:
+    if component == "kafka":
+        wait_answers(info.bootstrap_servers, "kafka to answer after its upgrade", 120)
+    elif component == "cassandra":
+        wait_cql(info.cassandra_host, info.cassandra_port, "cassandra to answer after its upgrade", 120)
+
+
+@dataclass(frozen=True)
+class Upgrade(Step):
+    """One component moved to another version in place (the same data, ports and settings)."""
+
+    transition: Transition
+    # Negative control: the new containers start on empty storage.
+    lose_data: bool = False
+
+    def __str__(self) -> str:
+        lost = ", its data directory lost (started on empty storage)" if self.lose_data else ""
+        return f"upgrade {self.transition} in place{lost}"
+
+    def run(self, ctx: Context) -> None:
+        seconds = move(ctx, self.transition, self.lose_data)
+        ctx.outcomes.append(f"{self}: done in {seconds:.1f} s")
+
+
+def release(version: str) -> str:
+    """Kafka's release version of a broker version, as kafka-features takes it: 4.1.1 -> 4.1."""
+    return ".".join(version.split(".")[:2])
+
+
+def kafka_features(info: StackInfo, *args: str) -> tuple[int, str]:
+    """kafka-features inside the broker's container (its image ships kafka-tools); exit code, output."""
+    container = docker.from_env().containers.get(info.containers["kafka"])
+    command = ["java", "-Xmx256m", "-cp", "/opt/kafka/libs/*", FEATURES]
+    result = container.exec_run([*command, "--bootstrap-server", info.bootstrap_servers, *args])
+    return result.exit_code, result.output.decode(errors="replace").strip()
+
+
+def _metadata_version(info: StackInfo) -> str:
+    code, output = kafka_features(info, "describe")
+    line = next((line for line in output.splitlines() if "metadata.version" in line), output)
+    return " ".join(line.split()) if code == 0 else f"describe failed ({code}): {output[-300:]}"
+
+
+@dataclass(frozen=True)
+class FinalizeKafka(Step):
+    """Kafka's second moment: once the brokers run the new version, the metadata version moves up
+    (`kafka-features upgrade --release-version`). From here a metadata downgrade is refused."""
+
+    version: str
+
+    def __str__(self) -> str:
+        return f"finalize kafka: kafka-features upgrade --release-version {release(self.version)}"
+
+    def run(self, ctx: Context) -> None:
+        code, output = kafka_features(ctx.trial.stack, "upgrade", "--release-version", release(self.version))
+        assert code == 0, f"kafka-features upgrade exited {code}: {output[-1000:]}"
+        ctx.outcomes.append(f"{self}: {_metadata_version(ctx.trial.stack)}")
+
+
+@dataclass(frozen=True)
+class RollbackAfterFinalize(Step):
+    """What Kafka documents as refused, tried and reported, never a crash of the audit: a metadata
+    downgrade after finalizing, then the old broker on the finalized log. A broker that does not
+    start is replaced by the new version again, on the same log, and the scenario goes on."""
+
+    transition: Transition  # the rollback: new -> old
+
+    def __str__(self) -> str:
+        return (
+            f"after finalizing: kafka-features downgrade --release-version {release(self.transition.new)}, "
+            f"then roll back {self.transition} in place (reported; a refusal restores {self.transition.old})"
+        )
+
+    def run(self, ctx: Context) -> None:
+        code, output = kafka_features(
+            ctx.trial.stack, "downgrade", "--release-version", release(self.transition.new)
+        )
+        said = _last_line(output)
+        verb = "accepted" if code == 0 else f"refused (exit {code})"
+        ctx.outcomes.append(f"metadata downgrade to {release(self.transition.new)}: {verb}: {said}")
+        try:
+            seconds = move(ctx, self.transition)
+        except Exception as error:
+            ctx.outcomes.append(
+                f"roll back {self.transition} after finalizing: refused: {_last_line(str(error))}"
+            )
+            seconds = move(
+                ctx, Transition(self.transition.component, self.transition.old, self.transition.old)
+            )
+            ctx.outcomes.append(f"{self.transition.old} started again on the same log in {seconds:.1f} s")
+            return
+        ctx.outcomes.append(f"roll back {self.transition} after finalizing: started in {seconds:.1f} s")
+
+
+def _last_line(text: str) -> str:
+    """The line that says why: a tool's error, a container's last log line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("\tat ")]
+    wanted = [line for line in lines if "Exception" in line or "rror" in line]
+    return (wanted or lines or ["(no output)"])[-1][:400]
+
+
+@dataclass(frozen=True)
+class StartOnRolledBack(Step):
+    """A driver of the old Spark on the checkpoint the new one wrote: it runs (a batch committed), or
+    it refuses (it exits first), which is reported with its last error; then the documented reset,
+    a take-over on a new checkpoint, carries the job on."""
+
+    def __str__(self) -> str:
+        return "start a driver on the checkpoint the newer Spark wrote (refused: report it, then take over)"
+
+    def run(self, ctx: Context) -> None:
+        trial = ctx.trial
+        reports = len(progress(trial.spec))
+        driver = trial.start_driver(ready=False)
+        code, _ = eventually(
+            lambda: (driver.exit_code(), len(progress(trial.spec))),
+            lambda seen: seen[0] is not None or seen[1] > reports,
+            expected=f"{driver.name} to commit a batch or to exit",
+            timeout_s=300,
+            diagnose=trial.diagnosis,
+        )
+        if code is None:
+            ctx.outcomes.append("the older Spark runs on the newer checkpoint: a batch committed")
+            return
+        ctx.outcomes.append(
+            f"the older Spark refused the newer checkpoint (exit {code}): {_last_line(driver.logs())}"
+        )
+        TakeOver().run(ctx)
+        ctx.outcomes.append("taken over on a new checkpoint (--take-over-from the refused one)")
+
+
+class Producer:
+    """Sends chunks of events on a thread until stopped, every send in the trial's history: a client
+    that does not stop for an upgrade. Sends the move leaves unknown end `info`, as they should."""
+
+    def __init__(self, trial: Trial, seed: int, minute: int) -> None:
+        self._trial = trial
+        self._seed = seed
+        self._start_ms = START_MS + minute * 60_000
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._send, name=f"producer-{trial.name}", daemon=True)
+        self._error: BaseException | None = None
+        self.attempted = self.acknowledged = self.failed = self.unknown = 0
+
+    def start(self) -> Producer:
+        self._thread.start()
+        return self
+
+    def _send(self) -> None:
+        chunk = 0
+        try:
+            while not self._stopping.is_set():
+                summary = self._trial.produce(
+                    WorkloadSpec(
+                        seed=self._seed * 1_000 + chunk,
+                        events=CHUNK_EVENTS,
+                        sites=50,
+                        start_ms=self._start_ms + chunk * CHUNK_SPAN_MS,
+                        spread_ms=CHUNK_SPAN_MS,
+                        malformed_fraction=0.01,
+                    )
+                )
+                self.attempted += summary.attempted
+                self.acknowledged += summary.acknowledged
+                self.failed += summary.failed
+                self.unknown += summary.indeterminate
+                chunk += 1
+                # The load's rate, not a synchronisation: stop() ends the pause at once.
+                self._stopping.wait(CHUNK_EVERY_S)
+        except BaseException as error:
+            self._error = error
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=300)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.attempted} sent while moving: {self.acknowledged} acknowledged, "
+            f"{self.failed} failed, {self.unknown} unknown"
+        )
+
+    def raise_error(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"the background producer failed: {self._error!r}") from self._error
+
+
+@dataclass(frozen=True)
+class ProduceThrough(Step):
+    """Start a producer that keeps sending until `JoinProducer`: the moves in between happen under load."""
+
+    minute: int = 4
+
+    def __str__(self) -> str:
+        rate = CHUNK_EVENTS / CHUNK_EVERY_S
+        return f"keep producing in the background ({rate:.0f} events/s, event time from minute {self.minute})"
+
+    def run(self, ctx: Context) -> None:
+        ctx.background.append(Producer(ctx.trial, ctx.seed, self.minute).start())
+
+
+@dataclass(frozen=True)
+class JoinProducer(Step):
+    def __str__(self) -> str:
+        return "stop the background producer (every send it made is in the history: ok, fail or info)"
+
+    def run(self, ctx: Context) -> None:
+        for producer in ctx.background:
+            producer.stop()
+            if isinstance(producer, Producer):
+                producer.raise_error()
+                ctx.outcomes.append(str(producer))
+        ctx.background.clear()
+
+
+def _moves(transitions: Sequence[Transition], finalize: bool) -> tuple[Step, ...]:
+    """Each component in turn: Spark's driver is stopped first and its successor runs on the new
+    image and the same checkpoint; a Kafka or Cassandra move may end the driver, which a supervisor
+    restarts; Kafka's metadata version is finalized after its roll when `finalize`."""
+    steps: list[Step] = []
+    for transition in transitions:
+        if transition.component == "spark":
+            steps += [StopDriver(), Upgrade(transition), StartDriver()]
+            continue
+        steps += [Upgrade(transition), EnsureDriver()]
+        if transition.component == "kafka" and finalize:
+            steps.append(FinalizeKafka(transition.new))
+    return tuple(steps)
+
+
+def _after(seed: int, events: int) -> tuple[Step, ...]:
+    """On the new versions: a catalogue fault (a crash after a batch's writes, then a restart on the
+    same checkpoint) on windows an hour on, past all the input before, and the whole history checked."""
+    return (
+        StopDriver(),
+        load(seed + 5, events // 2, minute=60),
+        StartDriver(failpoints=("sink.after_write=crash@0+",)),
+        WaitDriverExit(),
+        StartDriver(),
+        WaitConsumed(),
+        Check(),
+    )
+
+
+def _under_load(moves: Sequence[Step], seed: int, events: int) -> tuple[Step, ...]:
+    """Live data on the versions the stack runs; `moves` while a producer keeps sending; a fault on
+    the versions they leave; the whole history checked."""
+    return (
+        load(seed, events),
+        StartDriver(),
+        WaitConsumed(),
+        ProduceThrough(),
+        *moves,
+        JoinProducer(),
+        WaitConsumed(),
+        *_after(seed, events),
+    )
+
+
+def upgrade(transitions: Sequence[Transition], seed: int, events: int) -> tuple[Step, ...]:
+    """Each component to its new version in turn, Kafka finalized after its roll: exact."""
+    return _under_load(_moves(transitions, finalize=True), seed, events)
+
+
+def rollback(kafka: Transition, seed: int, events: int) -> tuple[Step, ...]:
+    """Kafka's documented way back: the old broker on the new one's log before finalizing."""
+    return _under_load(_moves((kafka, kafka.back()), finalize=False), seed, events)
+
+
+def rollback_after_finalize(kafka: Transition, seed: int, events: int) -> tuple[Step, ...]:
+    """On a stack already upgraded and finalized (the upgrade scenario ran before): the documented
+    refusal reported, and the counts exact across whatever happened."""
+    return _under_load((RollbackAfterFinalize(kafka.back()), EnsureDriver()), seed, events)
+
+
+def spark_rollback(spark: Transition, seed: int, events: int) -> tuple[Step, ...]:
+    """On a stack already on the new Spark: its checkpoint read by the old one, or refused and reset."""
+    return _under_load((StopDriver(), Upgrade(spark.back()), StartOnRolledBack()), seed, events)
+
+
+def lost_log(kafka: Transition, seed: int, events: int) -> tuple[Step, ...]:
+    """Negative control: events acknowledged and not yet read when the broker comes back on empty
+    storage. The broker is put back on the old version, empty, for the scenarios after it, before
+    the check (which reads only the history and Cassandra) must fail with those events lost."""
+    return (
+        StartDriver(),
+        load(seed, events),
+        WaitConsumed(),
+        StopDriver(),
+        load(seed + 1, events // 2, minute=4),
+        Upgrade(kafka, lose_data=True),
+        Upgrade(kafka.back(), lose_data=True),
+        Check(),
+    )
+
+
+LOST_LOG = "upgrade-loses-kafka-log"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An upgrade audit on one stack, in the order it runs: the control first, as the stack starts
+    on the old versions (it leaves them so); the rollback before finalizing, which ends on the old
+    versions too; the upgrade, which finalizes; the rollback that finalizing forbids."""
+
+    start: Versions
+    transitions: tuple[Transition, ...]
+    controls: tuple[Entry, ...]
+    scenarios: tuple[Entry, ...]
+
+    @property
+    def moves_to(self) -> tuple[Versions, ...]:
+        """The version set after each move of the upgrade: their images are built before the stack starts."""
+        sets = [self.start]
+        for transition in self.transitions:
+            sets.append(_moved(sets[-1], transition, transition.new))
+        return tuple(sets[1:])
+
+
+def plan(base: Versions, transitions: Sequence[Transition]) -> Plan:
+    transitions = tuple(transitions)
+    start = starting_versions(base, transitions)
+    name = "upgrade-" + "-".join(f"{t.component}-{t.old}-{t.new}" for t in transitions)
+    move = "upgrade " + ", then ".join(str(t) for t in transitions) + " in place"
+    main = Entry(name, partial(upgrade, transitions), move, fault_step=Upgrade)
+    spark = [
+        Entry(
+            f"rollback-spark-{t.new}-{t.old}",
+            partial(spark_rollback, t),
+            f"roll back {t.back()}",
+            fault_step=Upgrade,
+        )
+        for t in transitions
+        if t.component == "spark"
+    ]
+    kafka = next((t for t in transitions if t.component == "kafka"), None)
+    if kafka is None:
+        return Plan(start, transitions, controls=(), scenarios=(main, *spark))
+    back = f"rollback-kafka-{kafka.new}-{kafka.old}"
+    return Plan(
+        start,
+        transitions,
+        controls=(
+            Entry(
+                LOST_LOG, partial(lost_log, kafka), f"upgrade {kafka} on empty storage", fault_step=Upgrade
+            ),
+        ),
+        scenarios=(
+            Entry(
+                f"{back}-before-finalize", partial(rollback, kafka), f"{kafka} and back", fault_step=Upgrade
+            ),
+            main,
+            Entry(
+                f"{back}-after-finalize",
+                partial(rollback_after_finalize, kafka),
+                f"roll back {kafka.back()} after finalizing",
+                fault_step=RollbackAfterFinalize,
+            ),
+            *spark,
+        ),
+    )
+
+
+# The steps that move a component: the audit marks the first one's start and the last one's end
+# on the timeline, as it marks a fault and its heal.
+MOVE_STEPS = (Upgrade, RollbackAfterFinalize)
