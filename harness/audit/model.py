@@ -84,9 +84,12 @@ class ScenarioResult:
     artifacts: Sequence[str] = ()  # saved history and logs
     timeline: Sequence[Sample] = ()
     mutant: str | None = None  # the mutant the scenario ran (harness/scenario/mutants.py), not the pipeline
+    # What an upgrade's moves did, in order: each move's time, a refusal with its error.
+    moves: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "artifacts", tuple(self.artifacts))
+        object.__setattr__(self, "moves", tuple(self.moves))
         object.__setattr__(self, "timeline", tuple(self.timeline))
         # Checked here, not when audit.json is written: the runner sees its bug where it made it.
         for name in ("fault_at_s", "heal_at_s", "recovery_s", "duration_s", "throughput_eps"):

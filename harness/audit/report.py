@@ -81,15 +81,19 @@ def _fault_line(s: ScenarioResult) -> str:
     """The fault's schedule in one sentence, or an empty string for a scenario without one."""
     if s.fault is None:
         return ""
-    parts = [f"fault: {s.fault}"]
+    # An upgrade's move is marked as a fault is: it begins when the old version stops, and ends
+    # when the new one answers.
+    began, ended = ("moving from", "on the new version at") if s.moves else ("injected at", "healed at")
+    parts = [f"{'move' if s.moves else 'fault'}: {s.fault}"]
     if s.fault_at_s is not None:
-        parts.append(f"injected at {s.fault_at_s:.1f} s")
+        parts.append(f"{began} {s.fault_at_s:.1f} s")
     if s.heal_at_s is not None:
-        parts.append(f"healed at {s.heal_at_s:.1f} s")
+        parts.append(f"{ended} {s.heal_at_s:.1f} s")
+    healed = "the move" if s.moves else "the heal"
     if s.recovery_s is not None:
-        parts.append(f"counts matched {s.recovery_s:.1f} s after the heal")
+        parts.append(f"counts matched {s.recovery_s:.1f} s after {healed}")
     elif s.heal_at_s is not None:
-        parts.append("no recovery measured after the heal")
+        parts.append(f"no recovery measured after {healed}")
     return ", ".join(parts)
 
 
@@ -121,7 +125,8 @@ def _kill_matrix(vs: VersionSetResult) -> tuple[list[str], list[list[str]]]:
     rows = [
         [
             mutant,
-            BY_MUTANT[mutant].intent if mutant in BY_MUTANT else "",
+            # A control that is no mutant of the sink (an upgrade that loses data) is its fault.
+            BY_MUTANT[mutant].intent if mutant in BY_MUTANT else next(iter(runs.values())).fault or "",
             *(_kill_cell(runs.get(s)) for s in scenarios),
         ]
         for mutant, runs in matrix.items()
@@ -176,6 +181,8 @@ def render_markdown(result: AuditResult) -> str:
             lines += [f"**Why:** {s.failure_reason}", ""]
         if fault := _fault_line(s):
             lines += [fault, ""]
+        if s.moves:
+            lines += [f"- {_md_cell(line)}" for line in s.moves] + [""]
         lines += [f"ran {s.duration_s:.1f} s, {s.throughput_eps:.0f} events/s counted", ""]
         if s.description:
             lines += [_fence(s.description), ""]
@@ -244,6 +251,7 @@ def render_html(result: AuditResult, plots: dict[str, bytes]) -> str:
             "label": vs.label,
             "why": s.failure_reason if s.valid is not True else "",
             "fault": _fault_line(s),
+            "moves": s.moves,
             "ran": f"{s.duration_s:.1f} s, {s.throughput_eps:.0f} events/s counted",
             "description": s.description,
             "plot": _png(plots[_plot_path(i, j, s)]),

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,9 +38,11 @@ from harness.scenario.profiles import PROFILES, Profile
 from harness.scenario.steps import Check, ScenarioFailed, Step
 from harness.scenario.steps import run as run_steps
 from harness.scenario.trial import Trial
+from harness.scenario.upgrades import MOVE_STEPS, Transition
+from harness.scenario.upgrades import plan as upgrade_plan
 from harness.stack.engine import require_engine
 from harness.stack.images import ensure_images
-from harness.stack.services import Stack, StackInfo
+from harness.stack.services import Stack
 from harness.stack.versions import Versions
 
 log = logging.getLogger("harness.audit")
@@ -60,6 +62,10 @@ class AuditOptions:
     sink: str | None = None  # MODULE:CLASS of another sink, for negative controls
     # The mutation suite to run (on each mutant's killers in the profile) instead of the scenarios.
     mutants: tuple[Mutant, ...] = ()
+    # Negative controls run as mutants are (they must come out invalid), before the scenarios.
+    controls: tuple[Entry, ...] = ()
+    # Version sets the scenarios move the stack to (upgrades in place): built before it starts.
+    moves_to: tuple[Versions, ...] = ()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +105,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the mutation suite instead of the scenarios: every mutant (or the comma-separated "
         "NAMES) on each scenario of the profile that should kill it; the report gets the kill matrix",
     )
+    parser.add_argument(
+        "--upgrade",
+        action="append",
+        default=[],
+        metavar="COMPONENT=OLD:NEW",
+        help="audit upgrades in place instead of the catalogue: start on the old versions, move each "
+        "component (one after another, repeat the option) under load, then a fault; with kafka, its "
+        "rollbacks and the empty-storage control too",
+    )
 
 
 def matrix(base: Versions, specs: Sequence[str]) -> tuple[Versions, ...]:
@@ -120,11 +135,34 @@ def matrix(base: Versions, specs: Sequence[str]) -> tuple[Versions, ...]:
 def options(args: argparse.Namespace) -> AuditOptions:
     base = Versions.from_env().with_arguments(args)
     names = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    if args.upgrade:
+        return _upgrade_options(args, base, names)
     mutants = _mutants(args.mutants) if args.mutants else ()
     return AuditOptions(
         version_sets=matrix(base, args.matrix),
         scenarios=() if mutants else select(args.profile, names),
         mutants=mutants,
+        profile=args.profile,
+        seed=args.seed,
+        events=args.events or DEFAULT_EVENTS[args.profile],
+        out=args.out,
+        sink=args.sink,
+    )
+
+
+def _upgrade_options(args: argparse.Namespace, base: Versions, names: list[str]) -> AuditOptions:
+    """One stack on the old versions, its scenarios and control (harness/scenario/upgrades.py)."""
+    if args.matrix or args.mutants or names:
+        raise ValueError(
+            "--upgrade runs its own scenarios on one stack: not with --matrix, --mutants or --scenarios"
+        )
+    transitions = [Transition.parse(spec) for spec in args.upgrade]
+    plan = upgrade_plan(base, transitions)
+    return AuditOptions(
+        version_sets=(plan.start,),
+        scenarios=plan.scenarios,
+        controls=plan.controls,
+        moves_to=plan.moves_to,
         profile=args.profile,
         seed=args.seed,
         events=args.events or DEFAULT_EVENTS[args.profile],
@@ -193,6 +231,8 @@ def audit_version_set(
     progress.say(f"{label}: images")
     try:
         images = ensure_images(versions)
+        for moved in opts.moves_to:
+            ensure_images(moved)
     except Exception as error:
         progress.say(f"{label}: build failed: {_first_line(str(error))}")
         return replace(vs, status="build-failed", error=f"{type(error).__name__}: {error}")
@@ -200,24 +240,33 @@ def audit_version_set(
     try:
         progress.say(f"{label}: starting the stack")
         try:
-            info = stack.start()
+            stack.start()
         except Exception as error:
             progress.say(f"{label}: start failed: {_first_line(str(error))}")
             return replace(vs, status="start-failed", error=f"{type(error).__name__}: {error}")
         results = []
         runs = [(mutant, entry) for mutant in opts.mutants for entry in mutant.entries(opts.profile)]
+        total = len(opts.controls) + len(opts.scenarios) + len(runs)
+        killed = []
         # A bar on a terminal only; the log lines say the same in CI.
-        with tqdm(total=len(opts.scenarios) + len(runs), desc=label, unit="run", disable=None) as bar:
+        with tqdm(total=total, desc=label, unit="run", disable=None) as bar:
+            for control in opts.controls:
+                progress.where = f"{label} · control {control.name}"
+                run = replace(run_scenario(control, stack, opts, progress), mutant=control.name)
+                progress.say(
+                    f"{progress.where}: {run.outcome}: {run.failure_reason} in {run.duration_s:.0f}s"
+                )
+                killed.append(run)
+                bar.update()
             for number, entry in enumerate(opts.scenarios, start=1):
                 progress.where = f"{label} · {entry.name} ({number}/{len(opts.scenarios)})"
-                result = run_scenario(entry, info, opts, progress)
+                result = run_scenario(entry, stack, opts, progress)
                 progress.say(f"{progress.where}: {result.verdict} in {result.duration_s:.0f}s")
                 results.append(result)
                 bar.update()
-            killed = []
             for number, (mutant, entry) in enumerate(runs, start=1):
                 progress.where = f"{label} · mutant {mutant.name} on {entry.name} ({number}/{len(runs)})"
-                run = replace(run_scenario(entry, info, opts, progress), mutant=mutant.name)
+                run = replace(run_scenario(entry, stack, opts, progress), mutant=mutant.name)
                 evidence = f": {run.failure_reason}" if run.outcome == "killed" else ""
                 progress.say(f"{progress.where}: {run.outcome}{evidence} in {run.duration_s:.0f}s")
                 killed.append(run)
@@ -227,9 +276,31 @@ def audit_version_set(
         stack.close()
 
 
-def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Progress) -> ScenarioResult:
-    """One trial: steps timed, the stream sampled, the verdict and its evidence; never raises for a
-    failing scenario (it becomes an invalid result with its reason)."""
+@dataclass
+class MoveClock:
+    """An upgrade on the timeline the way a fault is: from the start of its first move (the old
+    version stops) to the end of its last (the new one answers)."""
+
+    clock: StepClock
+    acknowledged: Callable[[], int]
+    first_at_s: float | None = None
+    last_end_s: float | None = None
+    acknowledged_at_end: int | None = None
+
+    def __call__(self, step: Step, done: bool) -> None:
+        if not isinstance(step, MOVE_STEPS):
+            return
+        if not done and self.first_at_s is None:
+            self.first_at_s = round(self.clock.now(), 2)
+        elif done:
+            self.last_end_s = round(self.clock.now(), 2)
+            self.acknowledged_at_end = self.acknowledged()
+
+
+def run_scenario(entry: Entry, stack: Stack, opts: AuditOptions, progress: Progress) -> ScenarioResult:
+    """One trial on the versions the stack runs now: steps timed, the stream sampled, the verdict and
+    its evidence; never raises for a failing scenario (it becomes an invalid result with its reason)."""
+    info = stack.info
     scenario = entry.build(opts.seed, opts.events)
     base = ScenarioResult(
         name=entry.name, versions=info.versions.label(), valid=None, description=scenario.describe()
@@ -246,9 +317,12 @@ def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Pr
     started = time.monotonic()
     sampler = Sampler(trial, started, on_sample=progress.sample)
     clock = StepClock(started, sampler.acknowledged, entry.fault_step)
+    moves = MoveClock(clock, sampler.acknowledged)
+    outcomes: list[str] = []
 
     def on_step(index: int, step: Step, done: bool) -> None:
         clock(index, step, done)
+        moves(step, done)
         if not done:
             last = sampler.samples[-1] if sampler.samples else None
             counts = f" · acked {last.acknowledged} counted {last.counted}" if last else ""
@@ -262,7 +336,7 @@ def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Pr
     try:
         with sampler:
             try:
-                run_steps(scenario, trial, on_step=on_step)
+                run_steps(scenario, trial, on_step=on_step, stack=stack, outcomes=outcomes)
             except ScenarioFailed as failure:
                 failure_dump = str(failure)
                 cause = failure.__cause__
@@ -308,9 +382,14 @@ def run_scenario(entry: Entry, info: StackInfo, opts: AuditOptions, progress: Pr
         unexpected=summary.unexpected if summary else 0,
         wrongly_late=summary.wrongly_late if summary else 0,
         fault=entry.fault,
-        fault_at_s=clock.fault_at_s,
-        heal_at_s=clock.heal_at_s,
-        recovery_s=recovery_s(sampler.samples, clock.heal_at_s, clock.acknowledged_at_heal),
+        fault_at_s=moves.first_at_s if moves.first_at_s is not None else clock.fault_at_s,
+        heal_at_s=moves.last_end_s if moves.first_at_s is not None else clock.heal_at_s,
+        recovery_s=(
+            recovery_s(sampler.samples, moves.last_end_s, moves.acknowledged_at_end)
+            if moves.first_at_s is not None
+            else recovery_s(sampler.samples, clock.heal_at_s, clock.acknowledged_at_heal)
+        ),
+        moves=outcomes,
         duration_s=round(duration, 2),
         throughput_eps=round(counted / duration, 1) if duration > 0 else 0.0,
         differing_rows=verdict.explain() if verdict.valid is not True else "",
