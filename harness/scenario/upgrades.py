@@ -168,38 +168,45 @@ class FinalizeKafka(Step):
 
 
 @dataclass(frozen=True)
-class RollbackAfterFinalize(Step):
-    """What Kafka documents as refused, tried and reported, never a crash of the audit: a metadata
-    downgrade after finalizing, then the old broker on the finalized log. A broker that does not
-    start is replaced by the new version again, on the same log, and the scenario goes on."""
+class DowngradeKafkaMetadata(Step):
+    """After finalizing, Kafka documents the metadata downgrade as refused: tried, and the answer
+    reported (never a crash of the audit)."""
+
+    version: str  # the broker version whose release the metadata would go back to
+
+    def __str__(self) -> str:
+        return f"try kafka-features downgrade --release-version {release(self.version)} (reported)"
+
+    def run(self, ctx: Context) -> None:
+        code, output = kafka_features(
+            ctx.trial.stack, "downgrade", "--release-version", release(self.version)
+        )
+        verb = "accepted" if code == 0 else f"refused (exit {code})"
+        ctx.outcomes.append(f"metadata downgrade to {release(self.version)}: {verb}: {_last_line(output)}")
+
+
+@dataclass(frozen=True)
+class TryRollback(Step):
+    """A move back that the old version may refuse (Kafka's after finalizing, Cassandra's on data
+    the new one wrote): tried and reported. A component that does not start is started again on
+    its current version, on the same data, and the scenario goes on."""
 
     transition: Transition  # the rollback: new -> old
 
     def __str__(self) -> str:
-        return (
-            f"after finalizing: kafka-features downgrade --release-version {release(self.transition.new)}, "
-            f"then roll back {self.transition} in place (reported; a refusal restores {self.transition.old})"
-        )
+        back = self.transition
+        return f"try to roll back {back} in place (a refusal is reported, {back.old} started again)"
 
     def run(self, ctx: Context) -> None:
-        code, output = kafka_features(
-            ctx.trial.stack, "downgrade", "--release-version", release(self.transition.new)
-        )
-        said = _last_line(output)
-        verb = "accepted" if code == 0 else f"refused (exit {code})"
-        ctx.outcomes.append(f"metadata downgrade to {release(self.transition.new)}: {verb}: {said}")
+        back = self.transition
         try:
-            seconds = move(ctx, self.transition)
+            seconds = move(ctx, back)
         except Exception as error:
-            ctx.outcomes.append(
-                f"roll back {self.transition} after finalizing: refused: {_last_line(str(error))}"
-            )
-            seconds = move(
-                ctx, Transition(self.transition.component, self.transition.old, self.transition.old)
-            )
-            ctx.outcomes.append(f"{self.transition.old} started again on the same log in {seconds:.1f} s")
+            ctx.outcomes.append(f"roll back {back} in place: refused: {_last_line(str(error))}")
+            seconds = move(ctx, Transition(back.component, back.old, back.old))
+            ctx.outcomes.append(f"{back.old} started again on the same data in {seconds:.1f} s")
             return
-        ctx.outcomes.append(f"roll back {self.transition} after finalizing: started in {seconds:.1f} s")
+        ctx.outcomes.append(f"roll back {back} in place: started in {seconds:.1f} s")
 
 
 def _last_line(text: str) -> str:
@@ -379,8 +386,16 @@ def rollback(kafka: Transition, seed: int, events: int) -> tuple[Step, ...]:
 
 def rollback_after_finalize(kafka: Transition, seed: int, events: int) -> tuple[Step, ...]:
     """On a stack already upgraded and finalized (the upgrade scenario ran before): the documented
-    refusal reported, and the counts exact across whatever happened."""
-    return _under_load((RollbackAfterFinalize(kafka.back()), EnsureDriver()), seed, events)
+    refusals reported, and the counts exact across whatever happened."""
+    return _under_load(
+        (DowngradeKafkaMetadata(kafka.old), TryRollback(kafka.back()), EnsureDriver()), seed, events
+    )
+
+
+def cassandra_rollback(cassandra: Transition, seed: int, events: int) -> tuple[Step, ...]:
+    """On a stack already on the new Cassandra, still in its default compatibility mode (5.0:
+    CASSANDRA_4, SSTables in 4.x's format): the old version on the data the new one wrote."""
+    return _under_load((TryRollback(cassandra.back()), EnsureDriver()), seed, events)
 
 
 def spark_rollback(spark: Transition, seed: int, events: int) -> tuple[Step, ...]:
@@ -433,19 +448,21 @@ def plan(base: Versions, transitions: Sequence[Transition]) -> Plan:
     name = "upgrade-" + "-".join(f"{t.component}-{t.old}-{t.new}" for t in transitions)
     move = "upgrade " + ", then ".join(str(t) for t in transitions) + " in place"
     main = Entry(name, partial(upgrade, transitions), move, fault_step=Upgrade)
-    spark = [
+    # Rolled back one at a time after the upgrade, on the stack it left on the new versions.
+    rollbacks = {"spark": (spark_rollback, Upgrade), "cassandra": (cassandra_rollback, TryRollback)}
+    after = [
         Entry(
-            f"rollback-spark-{t.new}-{t.old}",
-            partial(spark_rollback, t),
+            f"rollback-{t.component}-{t.new}-{t.old}",
+            partial(rollbacks[t.component][0], t),
             f"roll back {t.back()}",
-            fault_step=Upgrade,
+            fault_step=rollbacks[t.component][1],
         )
         for t in transitions
-        if t.component == "spark"
+        if t.component in rollbacks
     ]
     kafka = next((t for t in transitions if t.component == "kafka"), None)
     if kafka is None:
-        return Plan(start, transitions, controls=(), scenarios=(main, *spark))
+        return Plan(start, transitions, controls=(), scenarios=(main, *after))
     back = f"rollback-kafka-{kafka.new}-{kafka.old}"
     return Plan(
         start,
@@ -464,13 +481,13 @@ def plan(base: Versions, transitions: Sequence[Transition]) -> Plan:
                 f"{back}-after-finalize",
                 partial(rollback_after_finalize, kafka),
                 f"roll back {kafka.back()} after finalizing",
-                fault_step=RollbackAfterFinalize,
+                fault_step=DowngradeKafkaMetadata,
             ),
-            *spark,
+            *after,
         ),
     )
 
 
 # The steps that move a component: the audit marks the first one's start and the last one's end
 # on the timeline, as it marks a fault and its heal.
-MOVE_STEPS = (Upgrade, RollbackAfterFinalize)
+MOVE_STEPS = (Upgrade, DowngradeKafkaMetadata, TryRollback)

@@ -62,8 +62,8 @@ def test_kafka_and_spark_upgrades_in_place_under_load_are_exact(out: Path) -> No
     ]
     refused = "\n".join(after.moves)
     assert "metadata downgrade to 3.9: refused" in refused, refused
-    assert f"roll back kafka {KAFKA[1]} -> {KAFKA[0]} after finalizing: refused" in refused, refused
-    assert f"{KAFKA[1]} started again on the same log" in refused, refused
+    assert f"roll back kafka {KAFKA[1]} -> {KAFKA[0]} in place: refused" in refused, refused
+    assert f"{KAFKA[1]} started again on the same data" in refused, refused
     assert "the older Spark runs on the newer checkpoint" in "\n".join(spark_back.moves), spark_back.moves
 
     (control,) = vs.mutants

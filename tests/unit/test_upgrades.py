@@ -13,11 +13,12 @@ from harness.audit.run import add_arguments, options
 from harness.scenario.steps import Check, StartDriver, StopDriver
 from harness.scenario.upgrades import (
     LOST_LOG,
+    DowngradeKafkaMetadata,
     FinalizeKafka,
     JoinProducer,
     ProduceThrough,
-    RollbackAfterFinalize,
     Transition,
+    TryRollback,
     Upgrade,
     plan,
     release,
@@ -165,12 +166,21 @@ def test_kafka_rollbacks_and_the_control() -> None:
         kafka.back(),
     ]
     assert not any(isinstance(s, FinalizeKafka) for s in before.build(1, 100).steps)
-    assert any(isinstance(s, RollbackAfterFinalize) for s in after.build(1, 100).steps)
+    refused = [s for s in after.build(1, 100).steps if isinstance(s, DowngradeKafkaMetadata | TryRollback)]
+    assert refused == [DowngradeKafkaMetadata("3.9.1"), TryRollback(kafka.back())]
     (control,) = planned.controls
     moves = [s for s in control.build(1, 100).steps if isinstance(s, Upgrade)]
     # On empty storage there and back, so the scenarios after it start on the old version.
     assert [(m.transition, m.lose_data) for m in moves] == [(kafka, True), (kafka.back(), True)]
     assert control.build(1, 100).steps[-1] == Check()
+
+
+def test_cassandra_is_rolled_back_after_the_upgrade_on_the_data_the_new_version_wrote() -> None:
+    cassandra = Transition("cassandra", "4.1.10", "5.0.6")
+    _, rollback = plan(BASE, [cassandra]).scenarios
+    assert rollback.name == "rollback-cassandra-5.0.6-4.1.10"
+    assert TryRollback(cassandra.back()) in rollback.build(1, 100).steps
+    assert "try to roll back cassandra 5.0.6 -> 4.1.10 in place" in rollback.build(1, 100).describe()
 
 
 def test_spark_alone_has_no_kafka_rollback_and_no_control() -> None:
