@@ -83,7 +83,7 @@ def _fault_line(s: ScenarioResult) -> str:
         return ""
     # An upgrade's move is marked as a fault is: it begins when the old version stops, and ends
     # when the new one answers.
-    began, ended = ("moving from", "on the new version at") if s.moves else ("injected at", "healed at")
+    began, ended = ("moving from", "moved by") if s.moves else ("injected at", "healed at")
     parts = [f"{'move' if s.moves else 'fault'}: {s.fault}"]
     if s.fault_at_s is not None:
         parts.append(f"{began} {s.fault_at_s:.1f} s")

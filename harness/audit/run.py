@@ -409,6 +409,8 @@ def run(opts: AuditOptions) -> int:
         what = f"{len(opts.mutants)} mutant(s) on {count} run(s) [{', '.join(m.name for m in opts.mutants)}]"
     else:
         what = f"{len(opts.scenarios)} scenario(s) [{', '.join(entry.name for entry in opts.scenarios)}]"
+        if opts.controls:
+            what += f" after {len(opts.controls)} control(s) [{', '.join(c.name for c in opts.controls)}]"
     progress.say(
         f"{len(opts.version_sets)} version set(s) x {what}, "
         f"profile {opts.profile}, seed {opts.seed}, {opts.events} events"
