@@ -158,9 +158,11 @@ def _upgrade_options(args: argparse.Namespace, base: Versions, names: list[str])
         )
     transitions = [Transition.parse(spec) for spec in args.upgrade]
     plan = upgrade_plan(base, transitions)
+    # The gate's share: the upgrade itself and its control; the rollbacks run in quick and deep.
+    scenarios = plan.scenarios if args.profile != "gate" else (plan.upgrade,)
     return AuditOptions(
         version_sets=(plan.start,),
-        scenarios=plan.scenarios,
+        scenarios=scenarios,
         controls=plan.controls,
         moves_to=plan.moves_to,
         profile=args.profile,

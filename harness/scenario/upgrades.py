@@ -434,6 +434,11 @@ class Plan:
     scenarios: tuple[Entry, ...]
 
     @property
+    def upgrade(self) -> Entry:
+        """The scenario that moves every component to its new version, without a rollback."""
+        return next(entry for entry in self.scenarios if entry.name.startswith("upgrade-"))
+
+    @property
     def moves_to(self) -> tuple[Versions, ...]:
         """The version set after each move of the upgrade: their images are built before the stack starts."""
         sets = [self.start]
