@@ -2,9 +2,10 @@
 while a component moves to its new version on the same data (Kafka's log, Spark's checkpoint,
 Cassandra's SSTables), a fault follows on the new versions, and one check judges the whole history.
 
-`--upgrade kafka=3.9.1:4.1.1` on the audit's command line is a `Transition`; `entries()` makes its
+`--upgrade kafka=3.9.1:4.1.1` on the audit's command line is a `Transition`; `plan()` makes its
 scenarios: the upgrade, the rollbacks Kafka documents (before and after finalizing its metadata
-version), and the negative control (a broker that comes back on empty storage).
+version) and those of Spark and Cassandra, and the negative control (a broker that comes back on
+empty storage). The gate profile runs the upgrade and the control only (`Plan.upgrade`).
 """
 
 from __future__ import annotations
