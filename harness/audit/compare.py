@@ -1,8 +1,8 @@
 """Two version sets side by side, per scenario: the table a team reads before approving an upgrade.
 
 Compares two audits (old and new), or the version sets of one matrix audit against its first one,
-and flags what changed: a verdict, a recovery slower by more than a quarter, a throughput down by
-more than a fifth.
+and flags what changed: a verdict, a recovery slower or a time unable to write longer by more than a
+quarter, a throughput down by more than a fifth.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from harness.tables import markdown_table
 
 log = logging.getLogger("harness.compare")
 
+# Also the threshold of the time unable to write, measured on the same samples.
 RECOVERY_SLOWER = 0.25
 # Recovery is measured by sampling the counts; below this a relative change is sampling noise.
 RECOVERY_FLOOR_S = 1.0
@@ -33,6 +34,7 @@ class Side:
     verdict: str
     recovery_s: float | None = None
     throughput_eps: float | None = None
+    unable_to_write_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,12 @@ class ScenarioComparison:
         return self.new.recovery_s - self.old.recovery_s
 
     @property
+    def unable_to_write_delta_s(self) -> float | None:
+        if self.old.unable_to_write_s is None or self.new.unable_to_write_s is None:
+            return None
+        return self.new.unable_to_write_s - self.old.unable_to_write_s
+
+    @property
     def throughput_delta_pct(self) -> float | None:
         if not self.old.throughput_eps or self.new.throughput_eps is None:
             return None
@@ -61,10 +69,11 @@ class ScenarioComparison:
 
     @property
     def recovery_slower(self) -> bool:
-        delta = self.recovery_delta_s
-        if delta is None or self.old.recovery_s is None:
-            return False
-        return delta > RECOVERY_FLOOR_S and delta > RECOVERY_SLOWER * self.old.recovery_s
+        return _longer(self.old.recovery_s, self.recovery_delta_s)
+
+    @property
+    def unable_to_write_longer(self) -> bool:
+        return _longer(self.old.unable_to_write_s, self.unable_to_write_delta_s)
 
     @property
     def throughput_down(self) -> bool:
@@ -76,9 +85,17 @@ class ScenarioComparison:
         flags = (
             (self.verdict_changed, "verdict"),
             (self.recovery_slower, "recovery slower"),
+            (self.unable_to_write_longer, "unable to write longer"),
             (self.throughput_down, "throughput down"),
         )
         return [name for flagged, name in flags if flagged]
+
+
+def _longer(old_s: float | None, delta_s: float | None) -> bool:
+    """A sampled time grown by more than the sampling noise and by more than a quarter."""
+    if old_s is None or delta_s is None:
+        return False
+    return delta_s > RECOVERY_FLOOR_S and delta_s > RECOVERY_SLOWER * old_s
 
 
 @dataclass(frozen=True)
@@ -105,7 +122,7 @@ def _side(vs: VersionSetResult | None, name: str) -> Side:
         return Side(vs.status)
     for s in vs.scenarios:
         if s.name == name:
-            return Side(s.verdict, s.recovery_s, s.throughput_eps)
+            return Side(s.verdict, s.recovery_s, s.throughput_eps, s.unable_to_write_s)
     return Side(ABSENT)
 
 
@@ -141,7 +158,8 @@ def _eps(value: float | None) -> str:
 
 
 def _cells(row: ScenarioComparison) -> list[tuple[str, bool]]:
-    """The table's cells as (text, highlighted): the verdict, recovery and throughput, old then new."""
+    """The table's cells as (text, highlighted): the verdict, recovery, time unable to write and
+    throughput, old then new."""
     return [
         (row.scenario, False),
         (row.old.verdict, False),
@@ -149,6 +167,9 @@ def _cells(row: ScenarioComparison) -> list[tuple[str, bool]]:
         (_seconds(row.old.recovery_s), False),
         (_seconds(row.new.recovery_s), False),
         _delta(row.recovery_delta_s, "{:+.1f}", " ▲", row.recovery_slower),
+        (_seconds(row.old.unable_to_write_s), False),
+        (_seconds(row.new.unable_to_write_s), False),
+        _delta(row.unable_to_write_delta_s, "{:+.1f}", " ▲", row.unable_to_write_longer),
         (_eps(row.old.throughput_eps), False),
         (_eps(row.new.throughput_eps), False),
         _delta(row.throughput_delta_pct, "{:+.1f} %", " ▼", row.throughput_down),
@@ -166,6 +187,9 @@ HEADER = [
     "verdict new",
     "recovery old s",
     "recovery new s",
+    "Δ s",
+    "unable to write old s",
+    "unable to write new s",
     "Δ s",
     "throughput old ev/s",
     "throughput new ev/s",

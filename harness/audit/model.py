@@ -53,6 +53,33 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class InFlight:
+    """The events an upgrade scenario sent while its components moved, judged on their own by the
+    scenario's checker: their sends, and the rows of their windows (harness/audit/in_flight.py).
+
+    `valid` is True, False, or None when the checker could not judge them (see `error`)."""
+
+    valid: bool | None
+    attempted: int = 0
+    acknowledged: int = 0
+    failed: int = 0
+    unknown: int = 0  # sends that ended info: they may or may not be in Kafka
+    counted: int = 0
+    dead_lettered: int = 0
+    late: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    unexpected: int = 0
+    misclassified: int = 0  # dead-lettered with another reason than the record's: a parser that changed
+    wrongly_late: int = 0
+    error: str = ""
+
+    @property
+    def verdict(self) -> str:
+        return {True: "valid", False: "INVALID", None: "unknown"}[self.valid]
+
+
+@dataclass(frozen=True)
 class ScenarioResult:
     """One scenario on one version set: the verdict, its evidence, and how the stack behaved.
 
@@ -61,7 +88,7 @@ class ScenarioResult:
     """
 
     name: str
-    versions: str  # the version set's label
+    versions: str  # the version set's label, as the scenario started
     valid: bool | None
     description: str = ""  # the scenario's printed steps
     reason: str = ""  # one line, for a failure
@@ -86,13 +113,27 @@ class ScenarioResult:
     mutant: str | None = None  # the mutant the scenario ran (harness/scenario/mutants.py), not the pipeline
     # What an upgrade's moves did, in order: each move's time, a refusal with its error.
     moves: Sequence[str] = ()
+    # The version set's label the moves left the stack on; empty for a scenario that moved nothing.
+    versions_after: str = ""
+    # The longest stall around the fault (harness/audit/timeline.py:unable_to_write_s): seconds during
+    # which acknowledged events waited and Cassandra accounted for none; None without a fault.
+    unable_to_write_s: float | None = None
+    # What became of the events sent while an upgrade's components moved; None for other scenarios.
+    in_flight: InFlight | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "artifacts", tuple(self.artifacts))
         object.__setattr__(self, "moves", tuple(self.moves))
         object.__setattr__(self, "timeline", tuple(self.timeline))
         # Checked here, not when audit.json is written: the runner sees its bug where it made it.
-        for name in ("fault_at_s", "heal_at_s", "recovery_s", "duration_s", "throughput_eps"):
+        for name in (
+            "fault_at_s",
+            "heal_at_s",
+            "recovery_s",
+            "duration_s",
+            "throughput_eps",
+            "unable_to_write_s",
+        ):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
                 raise ValueError(f"{self.name}: {name} must be finite, got {value}")
@@ -129,6 +170,8 @@ class ScenarioResult:
     def from_dict(cls, data: Mapping[str, Any]) -> ScenarioResult:
         args = _known_fields(cls, data)
         args["timeline"] = [Sample(**_known_fields(Sample, s)) for s in args.get("timeline", ())]
+        if args.get("in_flight") is not None:
+            args["in_flight"] = InFlight(**_known_fields(InFlight, args["in_flight"]))
         return cls(**args)
 
 

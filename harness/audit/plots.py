@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from typing import Literal
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -19,6 +20,10 @@ ACKNOWLEDGED_COLOUR = "#4c72b0"
 COUNTED_COLOUR = "#dd8452"
 FAULT_COLOUR = "#c44e52"
 HEAL_COLOUR = "#55a868"
+# An upgrade's timeline keeps its data below this share of the height: its labels go above.
+DATA_SHARE = 0.8
+LABEL_Y = 0.97  # the labels' top, as a share of the height
+LABEL_PAD_PT = 4  # between a side label and the line it stands by
 # One colour per version set; the render test finds the first on screen to know a plot was drawn.
 SET_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 # The timeline's two step lines, (sample field, colour, width, style): counted thinner and dashed on
@@ -56,23 +61,96 @@ def timeline_png(scenario: ScenarioResult) -> bytes:
     else:
         _placeholder(axes, "no timeline recorded")
     fault, heal = scenario.fault_at_s, scenario.heal_at_s
+    if scenario.moves and fault is not None and heal is not None:
+        _mark_transition(axes, scenario, fault, heal)
+    else:
+        _mark_fault(axes, scenario, fault, heal)
+    if heal is not None and scenario.recovery_s is not None:
+        axes.axvline(
+            heal + scenario.recovery_s,
+            color=HEAL_COLOUR,
+            linewidth=1,
+            linestyle=":",
+            label=f"recovered after {scenario.recovery_s:.1f} s",
+        )
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="lower right", fontsize=8)
+    return _png(figure)
+
+
+def _mark_fault(axes: Axes, scenario: ScenarioResult, fault: float | None, heal: float | None) -> None:
     if fault is not None:
         axes.axvline(fault, color=FAULT_COLOUR, linewidth=1, label=f"fault: {scenario.fault or '?'}")
         if heal is not None:
             axes.axvspan(fault, heal, color=FAULT_COLOUR, alpha=0.08)
     if heal is not None:
         axes.axvline(heal, color=HEAL_COLOUR, linewidth=1, label="heal")
-        if scenario.recovery_s is not None:
-            axes.axvline(
-                heal + scenario.recovery_s,
-                color=HEAL_COLOUR,
-                linewidth=1,
-                linestyle=":",
-                label=f"recovered after {scenario.recovery_s:.1f} s",
-            )
-    if axes.get_legend_handles_labels()[0]:
-        axes.legend(loc="lower right", fontsize=8)
-    return _png(figure)
+
+
+def _mark_transition(axes: Axes, scenario: ScenarioResult, moved_at: float, moved_by: float) -> None:
+    """An upgrade's timeline in three parts, labelled in a band above the data: the versions it
+    started on, the move (shaded, and named in the legend), the versions it moved to.
+
+    The side labels stand outside the shaded move, one ending at its start and one beginning at its
+    end, and "moving" is written upright inside it: a move of a few seconds in a run of minutes is
+    narrower than any word, and this way no label can run into another."""
+    axes.axvspan(
+        moved_at,
+        moved_by,
+        color=FAULT_COLOUR,
+        alpha=0.12,
+        label=textwrap.fill(f"moving: {scenario.fault or '?'}", 48),
+    )
+    axes.axvline(moved_at, color=FAULT_COLOUR, linewidth=1)
+    axes.axvline(moved_by, color=HEAL_COLOUR, linewidth=1)
+    low, high = axes.get_ylim()
+    axes.set_ylim(low, low + (high - low) / DATA_SHARE)
+    before, after = _sides(scenario)
+    _side_label(axes, before, moved_at, "right")
+    _side_label(axes, after, moved_by, "left")
+    axes.text(
+        (moved_at + moved_by) / 2,
+        LABEL_Y,
+        "moving",
+        transform=axes.get_xaxis_transform(),
+        rotation=90,
+        ha="center",
+        va="top",
+        fontsize=8,
+        color=FAULT_COLOUR,
+        clip_on=True,
+    )
+
+
+def _side_label(axes: Axes, text: str, at_s: float, ha: Literal["left", "right"]) -> None:
+    """`text` in the band above the data, ending (`ha="right"`) or beginning at the line at `at_s`.
+
+    Clipped to the axes: a move at the very start or end of a run cuts a side label short rather
+    than letting it run over the tick labels or the title."""
+    axes.annotate(
+        text,
+        (at_s, LABEL_Y),
+        xycoords=axes.get_xaxis_transform(),  # x in seconds, y as a share of the height
+        xytext=(LABEL_PAD_PT if ha == "left" else -LABEL_PAD_PT, 0),
+        textcoords="offset points",
+        ha=ha,
+        va="top",
+        fontsize=8,
+        clip_on=True,
+        # Over the recovery line that may cross it, which stays visible above and below.
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+    )
+
+
+def _sides(scenario: ScenarioResult) -> tuple[str, str]:
+    """What ran before and after the move: the components that changed, with their versions, or
+    words when the result does not say or nothing changed (a refused rollback, a round trip)."""
+    if not scenario.versions_after:
+        return "old versions", "new versions"
+    before, after = scenario.versions.split(), scenario.versions_after.split()
+    if before == after:
+        return "before the move", "after it: the same versions"
+    return " ".join(v for v in before if v not in after), " ".join(v for v in after if v not in before)
 
 
 def recovery_png(result: AuditResult) -> bytes:

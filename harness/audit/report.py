@@ -30,6 +30,7 @@ COLUMNS = [
     "duplicated",
     "unexpected",
     "recovery s",
+    "unable to write s",
     "throughput ev/s",
 ]
 # XML 1.0 forbids most control characters; build logs are full of them (ANSI colours).
@@ -55,8 +56,11 @@ def _scenarios(result: AuditResult) -> Iterable[tuple[int, int, VersionSetResult
             yield i, j, vs, scenario
 
 
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
 def _verdict_row(s: ScenarioResult) -> list[str]:
-    recovery = "—" if s.recovery_s is None else f"{s.recovery_s:.1f}"
     return [
         s.name,
         s.verdict,
@@ -68,7 +72,8 @@ def _verdict_row(s: ScenarioResult) -> list[str]:
         str(s.lost),
         str(s.duplicated),
         str(s.unexpected),
-        recovery,
+        _seconds(s.recovery_s),
+        _seconds(s.unable_to_write_s),
         f"{s.throughput_eps:.0f}",
     ]
 
@@ -95,6 +100,50 @@ def _fault_line(s: ScenarioResult) -> str:
     elif s.heal_at_s is not None:
         parts.append(f"no recovery measured after {healed}")
     return ", ".join(parts)
+
+
+def _ran_on(vs: VersionSetResult, s: ScenarioResult) -> str:
+    """The version set a scenario ran on, and the one its moves left the stack on if they differ."""
+    moved = s.versions_after and s.versions_after != s.versions
+    return f"{vs.label} → {s.versions_after}" if moved else vs.label
+
+
+def _stall_line(s: ScenarioResult) -> str:
+    """How long the pipeline could not write around the fault, or an empty string without one."""
+    if s.unable_to_write_s is None:
+        return ""
+    return (
+        f"unable to write: {s.unable_to_write_s:.1f} s, the longest time acknowledged events waited "
+        "while Cassandra accounted for none of them"
+    )
+
+
+def _in_flight_line(s: ScenarioResult) -> str:
+    """What became of the events sent while moving, or an empty string for a scenario without them."""
+    flight = s.in_flight
+    if flight is None:
+        return ""
+    if flight.valid is None:
+        return f"events in flight during the move: unknown, the checker could not judge them: {flight.error}"
+    sent = (
+        f"of {flight.attempted} sent ({flight.acknowledged} acknowledged, {flight.failed} failed, "
+        f"{flight.unknown} unknown)"
+    )
+    fate = [
+        f"{flight.counted} counted",
+        f"{flight.dead_lettered} dead-lettered",
+        f"{flight.late} reported late",
+        f"{flight.lost} lost",
+        f"{flight.duplicated} duplicated",
+    ]
+    # Kinds of evidence that a correct move never shows, named only when there are some.
+    rare = (
+        ("unexpected", flight.unexpected),
+        ("misclassified", flight.misclassified),
+        ("wrongly late", flight.wrongly_late),
+    )
+    fate += [f"{n} {what}" for what, n in rare if n]
+    return f"events in flight during the move: {sent}, {', '.join(fate)}: {flight.verdict}"
 
 
 def _meta(result: AuditResult) -> list[tuple[str, str]]:
@@ -176,13 +225,16 @@ def render_markdown(result: AuditResult) -> str:
         lines.append(audit_compare.render_markdown(audit_compare.compare_matrix(result)).rstrip())
     lines += ["", "## Scenarios"]
     for i, j, vs, s in _scenarios(result):
-        lines += ["", f"### {s.name}: {s.verdict} ({vs.label})", ""]
+        lines += ["", f"### {s.name}: {s.verdict} ({_ran_on(vs, s)})", ""]
         if s.valid is not True:
             lines += [f"**Why:** {s.failure_reason}", ""]
-        if fault := _fault_line(s):
-            lines += [fault, ""]
+        for line in (_fault_line(s), _stall_line(s)):
+            if line:
+                lines += [line, ""]
         if s.moves:
             lines += [f"- {_md_cell(line)}" for line in s.moves] + [""]
+        if flight := _in_flight_line(s):
+            lines += [flight, ""]
         lines += [f"ran {s.duration_s:.1f} s, {s.throughput_eps:.0f} events/s counted", ""]
         if s.description:
             lines += [_fence(s.description), ""]
@@ -196,6 +248,12 @@ def render_markdown(result: AuditResult) -> str:
 
 def _verdict_class(valid: bool | None) -> str:
     return {True: "valid", False: "invalid", None: "unknown"}[valid]
+
+
+def _in_flight_class(s: ScenarioResult) -> str:
+    """Coloured only when something went wrong, as the verdict table's rows are."""
+    flight = s.in_flight
+    return "" if flight is None or flight.valid else _verdict_class(flight.valid)
 
 
 def _kill_class(cell: str) -> str:
@@ -248,10 +306,13 @@ def render_html(result: AuditResult, plots: dict[str, bytes]) -> str:
             "name": s.name,
             "verdict": s.verdict,
             "css": _verdict_class(s.valid),
-            "label": vs.label,
+            "label": _ran_on(vs, s),
             "why": s.failure_reason if s.valid is not True else "",
             "fault": _fault_line(s),
+            "stall": _stall_line(s),
             "moves": s.moves,
+            "in_flight": _in_flight_line(s),
+            "in_flight_css": _in_flight_class(s),
             "ran": f"{s.duration_s:.1f} s, {s.throughput_eps:.0f} events/s counted",
             "description": s.description,
             "plot": _png(plots[_plot_path(i, j, s)]),

@@ -23,32 +23,38 @@ from pathlib import Path
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from harness.audit.in_flight import in_flight, in_flight_result
 from harness.audit.model import (
     AuditResult,
+    InFlight,
     Sample,
     ScenarioResult,
     VersionSetResult,
     evidence,
 )
 from harness.audit.report import write_report
-from harness.audit.timeline import Sampler, StepClock, recovery_s
+from harness.audit.timeline import Sampler, StepClock, recovery_s, unable_to_write_s
+from harness.model.snapshot import SinkSnapshot
 from harness.scenario.catalogue import SEED, Entry, select
 from harness.scenario.mutants import BY_MUTANT, MUTANTS, Mutant
 from harness.scenario.profiles import PROFILES, Profile
-from harness.scenario.steps import Check, ScenarioFailed, Step
+from harness.scenario.steps import Check, Scenario, ScenarioFailed, Step
 from harness.scenario.steps import run as run_steps
 from harness.scenario.trial import Trial
-from harness.scenario.upgrades import MOVE_STEPS, Transition
+from harness.scenario.upgrades import MOVE_STEPS, ProduceThrough, Transition
 from harness.scenario.upgrades import plan as upgrade_plan
 from harness.stack.engine import require_engine
 from harness.stack.images import ensure_images
 from harness.stack.services import Stack
-from harness.stack.versions import Versions
+from harness.stack.versions import Versions, upgrade_paths
 
 log = logging.getLogger("harness.audit")
 
 DEFAULT_EVENTS: dict[Profile, int] = {"gate": 3_000, "quick": 3_000, "deep": 12_000}
 PROGRESS_EVERY_S = 10.0
+
+# `--upgrade` without a value: the paths declared in harness/stack/versions.py.
+DECLARED = "declared"
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ class AuditOptions:
     controls: tuple[Entry, ...] = ()
     # Version sets the scenarios move the stack to (upgrades in place): built before it starts.
     moves_to: tuple[Versions, ...] = ()
+    # An upgrade audit run after these scenarios, into the same report (the deep profile's moves).
+    upgrades: AuditOptions | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,11 +116,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--upgrade",
         action="append",
+        nargs="?",
+        const=DECLARED,
         default=[],
         metavar="COMPONENT=OLD:NEW",
         help="audit upgrades in place instead of the catalogue: start on the old versions, move each "
-        "component (one after another, repeat the option) under load, then a fault; with kafka, its "
-        "rollbacks and the empty-storage control too",
+        "component (one after another, repeat the option) under load, then a fault, and the "
+        "rollbacks each procedure documents; with kafka, the empty-storage control too. Without a "
+        f"value: the declared paths ({', '.join(upgrade_paths())}), which the deep profile also runs",
     )
 
 
@@ -138,6 +149,10 @@ def options(args: argparse.Namespace) -> AuditOptions:
     if args.upgrade:
         return _upgrade_options(args, base, names)
     mutants = _mutants(args.mutants) if args.mutants else ()
+    # Every scenario means the moves too: the deep catalogue, then the declared upgrade paths on a
+    # stack of their own (not for a selection, another sink, the mutation suite or a matrix).
+    whole = args.profile == "deep" and not (names or mutants or args.sink or args.matrix)
+    upgrades = _upgrade_options(args, base, names, upgrade_paths(base)) if whole else None
     return AuditOptions(
         version_sets=matrix(base, args.matrix),
         scenarios=() if mutants else select(args.profile, names),
@@ -147,16 +162,22 @@ def options(args: argparse.Namespace) -> AuditOptions:
         events=args.events or DEFAULT_EVENTS[args.profile],
         out=args.out,
         sink=args.sink,
+        upgrades=upgrades,
     )
 
 
-def _upgrade_options(args: argparse.Namespace, base: Versions, names: list[str]) -> AuditOptions:
+def _upgrade_options(
+    args: argparse.Namespace, base: Versions, names: list[str], specs: Sequence[str] = ()
+) -> AuditOptions:
     """One stack on the old versions, its scenarios and control (harness/scenario/upgrades.py)."""
     if args.matrix or args.mutants or names:
         raise ValueError(
             "--upgrade runs its own scenarios on one stack: not with --matrix, --mutants or --scenarios"
         )
-    transitions = [Transition.parse(spec) for spec in args.upgrade]
+    specs = specs or [
+        path for spec in args.upgrade for path in (upgrade_paths(base) if spec == DECLARED else (spec,))
+    ]
+    transitions = [Transition.parse(spec) for spec in specs]
     plan = upgrade_plan(base, transitions)
     # The gate's share: the upgrade itself and its control; the rollbacks run in quick and deep.
     scenarios = plan.scenarios if args.profile != "gate" else (plan.upgrade,)
@@ -299,6 +320,25 @@ class MoveClock:
             self.acknowledged_at_end = self.acknowledged()
 
 
+def _fault_window(clock: StepClock, moves: MoveClock) -> tuple[float | None, float | None, int | None]:
+    """When the fault began, when it healed, and the events acknowledged by then: an upgrade is
+    marked as a fault is, from its first move's start to its last move's end."""
+    if moves.first_at_s is not None:
+        return moves.first_at_s, moves.last_end_s, moves.acknowledged_at_end
+    return clock.fault_at_s, clock.heal_at_s, clock.acknowledged_at_heal
+
+
+def _produces_through(scenario: Scenario) -> bool:
+    """Whether the scenario sends in the background while components move (an upgrade's)."""
+    return any(isinstance(step, ProduceThrough) for step in scenario.steps)
+
+
+def _judge_in_flight(trial: Trial, distinct: bool | None, snapshot: SinkSnapshot) -> InFlight:
+    """The events sent while moving, judged by the scenario's checker on their own."""
+    picked = in_flight(trial.history.ops, trial.window_ms)
+    return in_flight_result(trial.verdict(distinct, snapshot, only=picked))
+
+
 def run_scenario(entry: Entry, stack: Stack, opts: AuditOptions, progress: Progress) -> ScenarioResult:
     """One trial on the versions the stack runs now: steps timed, the stream sampled, the verdict and
     its evidence; never raises for a failing scenario (it becomes an invalid result with its reason)."""
@@ -348,7 +388,10 @@ def run_scenario(entry: Entry, stack: Stack, opts: AuditOptions, progress: Progr
         duration = time.monotonic() - started
         # Judged as the scenario's own check judges: by distinct events or by every copy.
         last = scenario.steps[-1]
-        verdict = trial.verdict(last.distinct if isinstance(last, Check) else None)
+        distinct = last.distinct if isinstance(last, Check) else None
+        snapshot = trial.snapshot()
+        verdict = trial.verdict(distinct, snapshot)
+        flight = _judge_in_flight(trial, distinct, snapshot) if _produces_through(scenario) else None
         diagnosis = trial.diagnosis()
     except Exception as error:  # the harness itself broke: nothing judged is no pass
         return replace(base, reason=f"harness error: {type(error).__name__}: {_first_line(str(error))}")
@@ -370,6 +413,9 @@ def run_scenario(entry: Entry, stack: Stack, opts: AuditOptions, progress: Progr
             _relative(p, opts.out) for p in (dump, trial.history.path, info.logs_dir) if p is not None
         ]
     counted = summary.counted_total if summary else 0
+    fault_at_s, heal_at_s, healed_with = _fault_window(clock, moves)
+    recovered_s = recovery_s(sampler.samples, heal_at_s, healed_with)
+    recovered_at_s = heal_at_s + recovered_s if heal_at_s is not None and recovered_s is not None else None
     return replace(
         base,
         valid=valid,
@@ -384,14 +430,13 @@ def run_scenario(entry: Entry, stack: Stack, opts: AuditOptions, progress: Progr
         unexpected=summary.unexpected if summary else 0,
         wrongly_late=summary.wrongly_late if summary else 0,
         fault=entry.fault,
-        fault_at_s=moves.first_at_s if moves.first_at_s is not None else clock.fault_at_s,
-        heal_at_s=moves.last_end_s if moves.first_at_s is not None else clock.heal_at_s,
-        recovery_s=(
-            recovery_s(sampler.samples, moves.last_end_s, moves.acknowledged_at_end)
-            if moves.first_at_s is not None
-            else recovery_s(sampler.samples, clock.heal_at_s, clock.acknowledged_at_heal)
-        ),
+        fault_at_s=fault_at_s,
+        heal_at_s=heal_at_s,
+        recovery_s=recovered_s,
+        unable_to_write_s=unable_to_write_s(sampler.samples, fault_at_s, recovered_at_s),
         moves=outcomes,
+        versions_after=trial.stack.versions.label() if moves.first_at_s is not None else "",
+        in_flight=flight,
         duration_s=round(duration, 2),
         throughput_eps=round(counted / duration, 1) if duration > 0 else 0.0,
         differing_rows=verdict.explain() if verdict.valid is not True else "",
@@ -424,6 +469,14 @@ def run(opts: AuditOptions) -> int:
             audit_version_set(versions, opts, runs / f"{i + 1}-{_slug(versions.label())}", progress)
             for i, versions in enumerate(opts.version_sets)
         ]
+        if opts.upgrades is not None:
+            progress.say(f"upgrades in place: {', '.join(e.name for e in opts.upgrades.scenarios)}")
+            sets += [
+                audit_version_set(
+                    versions, opts.upgrades, runs / f"upgrade-{_slug(versions.label())}", progress
+                )
+                for versions in opts.upgrades.version_sets
+            ]
     result = AuditResult(
         started_at=started_at,
         duration_s=round(time.monotonic() - progress.started, 1),

@@ -1,5 +1,6 @@
 """What a scenario looked like while it ran: a sampler of acknowledged against accounted-for events,
-and the times of its steps, from which the audit reads when the fault hit and when it was healed.
+and the times of its steps, from which the audit reads when the fault hit, when it was healed, and
+how long the pipeline could not write.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cassandra.cluster import Cluster, Session
@@ -144,3 +145,37 @@ def recovery_s(samples: list[Sample], heal_at_s: float | None, target: int | Non
         if point.t_s >= heal_at_s and point.counted >= target:
             return round(point.t_s - heal_at_s, 2)
     return None
+
+
+def stalls(samples: Sequence[Sample]) -> list[tuple[float, float]]:
+    """Each stretch during which acknowledged events waited and Cassandra accounted for none of them,
+    as (start, end) in scenario seconds: from the first sample that saw events waiting to the first
+    that saw Cassandra account for more than at that start, or to the last sample if none did.
+
+    Progress counts only where a sample saw it: a read that failed (Cassandra down) leaves a gap,
+    and a stall runs on through the gap instead of ending at the sample before it. So the stretch is
+    known to within a sampling interval, and never cut short by one."""
+    found = []
+    start: Sample | None = None
+    for point in sorted(samples, key=lambda sample: sample.t_s):
+        if start is not None and point.counted > start.counted:
+            found.append((start.t_s, point.t_s))
+            start = None
+        if start is None and point.acknowledged > point.counted:
+            start = point
+    if start is not None and samples:
+        found.append((start.t_s, max(sample.t_s for sample in samples)))
+    return [(begin, end) for begin, end in found if end > begin]
+
+
+def unable_to_write_s(samples: Sequence[Sample], from_s: float | None, until_s: float | None) -> float | None:
+    """How long the pipeline was unable to write around a fault: the longest stall overlapping the
+    fault's window, from `from_s` (the fault; for an upgrade, the first move's start) to `until_s`
+    (when the counts recovered; None: the end of the run). A stall that began before the window,
+    a driver stopped ahead of a move, counts whole. None without a fault."""
+    if from_s is None:
+        return None
+    overlapping = [
+        end - begin for begin, end in stalls(samples) if end > from_s and (until_s is None or begin < until_s)
+    ]
+    return round(max(overlapping, default=0.0), 2)

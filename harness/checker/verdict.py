@@ -3,7 +3,8 @@
 It judges either every acknowledged copy (`distinct=False`: a pipeline without deduplication counts
 each record it reads) or distinct events (`distinct=True`: copies of one event, the same event_id
 and ts re-sent by an at-least-once producer, count once; the event is late only if every
-acknowledged copy was reported late).
+acknowledged copy was reported late). It judges a whole run, or a part of one (`only`: the events sent
+during an upgrade, say) with the same rules.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -121,14 +122,24 @@ class Verdict:
         return "\n".join(lines)
 
 
-def check(history: History | Iterable[Op], snapshot: SinkSnapshot, *, distinct: bool = False) -> Verdict:
+def check(
+    history: History | Iterable[Op],
+    snapshot: SinkSnapshot,
+    *,
+    distinct: bool = False,
+    only: Callable[[Op], bool] | None = None,
+) -> Verdict:
     """Judge `history` against `snapshot`; a crash yields valid=None, never a pass.
 
     `distinct`: expect each event counted once however many copies were sent (see the module doc).
+    `only`: judge just the sends it picks (it is given each invoke) and what the sink holds for them
+    (see `_part`). The rest of the history is still what Spark read before each batch, so a late
+    report is judged as in the whole run. It must pick whole rows: a row holding sends it leaves out
+    cannot be judged apart, and the verdict is unknown.
     """
     try:
         ops = history.ops if isinstance(history, History) else list(history)
-        return _check(ops, snapshot, distinct)
+        return _check(ops, snapshot, distinct, only)
     except Exception as e:
         where = traceback.extract_tb(e.__traceback__)[-1]
         error = f"{type(e).__name__}: {e} (at {where.name}, line {where.lineno})"
@@ -184,7 +195,9 @@ def _sends(ops: Sequence[Op]) -> list[_Send]:
     return sends
 
 
-def _check(ops: Sequence[Op], snapshot: SinkSnapshot, distinct: bool) -> Verdict:
+def _check(
+    ops: Sequence[Op], snapshot: SinkSnapshot, distinct: bool, only: Callable[[Op], bool] | None
+) -> Verdict:
     window_ms = snapshot.window_ms
 
     def row_of(op: Op) -> RowKey:
@@ -194,22 +207,17 @@ def _check(ops: Sequence[Op], snapshot: SinkSnapshot, distinct: bool) -> Verdict
         return (op.site_id, window_start_ms(op.ts_ms, window_ms))
 
     sends = _sends(ops)
-    acked: dict[Position, Op] = {}
-    for send in sends:
-        if send.ack is not None:
-            position = send.ack.position
-            assert position is not None  # Op refuses an ok without one
-            if position in acked:
-                raise ValueError(
-                    f"records #{acked[position].index} and #{send.invoke.index} "
-                    f"both acknowledged at {position}"
-                )
-            acked[position] = send.invoke
+    acked = _acknowledged(sends)
     unknown = [s.invoke for s in sends if s.outcome == "info"]
+    # Every send, picked or not, is input Spark may have read before a late report's batch.
+    judge = LatenessJudge(acked, unknown, snapshot)
+    if only is not None:
+        sends, snapshot = _part(sends, snapshot, only, row_of)
+        acked = _acknowledged(sends)
+        unknown = [s.invoke for s in sends if s.outcome == "info"]
     info_rows = Counter(row_of(op) for op in unknown if op.kind == "valid")
     info_dead = sum(1 for op in unknown if op.kind == "dead")
 
-    judge = LatenessJudge(acked, unknown, snapshot)
     late_positions, late_matched, late_problems = _match_late(snapshot, acked, info_rows, row_of, judge)
     if distinct:
         expected = _expect_distinct(acked, unknown, late_positions, row_of)
@@ -253,6 +261,65 @@ def _check(ops: Sequence[Op], snapshot: SinkSnapshot, distinct: bool) -> Verdict
         # The per-row checks imply conservation; if they pass without it, the checker is wrong.
         raise AssertionError(f"checks passed but counts are not conserved: {summary}")
     return Verdict(valid, summary, tuple(rows), tuple(dead_problems), tuple(late_problems))
+
+
+def _acknowledged(sends: Sequence[_Send]) -> dict[Position, Op]:
+    """The acknowledged sends' invokes by their Kafka position, which only one record can hold."""
+    acked: dict[Position, Op] = {}
+    for send in sends:
+        if send.ack is not None:
+            position = send.ack.position
+            assert position is not None  # Op refuses an ok without one
+            if position in acked:
+                raise ValueError(
+                    f"records #{acked[position].index} and #{send.invoke.index} "
+                    f"both acknowledged at {position}"
+                )
+            acked[position] = send.invoke
+    return acked
+
+
+def _part(
+    sends: Sequence[_Send],
+    snapshot: SinkSnapshot,
+    only: Callable[[Op], bool],
+    row_of: Callable[[Op], RowKey],
+) -> tuple[list[_Send], SinkSnapshot]:
+    """The sends `only` picks, and what the sink holds for them: the counts of their rows, the dead
+    letters and late reports at the positions they were acknowledged at, and those at positions no
+    acknowledged send holds that can be theirs. Such a position can only be an info send's: a late
+    report there names its row, which is wholly picked or wholly left out; a dead letter names
+    nothing, so the rest's malformed info sends take the first, the picked ones the next, in the
+    order the whole check matches them. What neither side can explain is judged with the whole run."""
+    picked: list[_Send] = []
+    rest: list[_Send] = []
+    for send in sends:
+        (picked if only(send.invoke) else rest).append(send)
+    rows = {row_of(send.invoke) for send in picked if send.invoke.kind == "valid"}
+    shared = rows & {row_of(send.invoke) for send in rest if send.invoke.kind == "valid"}
+    if shared:
+        raise ValueError(
+            f"{len(shared)} row(s) hold sends both picked and left out, "
+            f"{', '.join(_row_text(row) for row in sorted(shared)[:3])} among them: pick whole rows"
+        )
+    theirs = set(_acknowledged(rest))
+    ours = set(_acknowledged(picked))
+    dead = {_position(k): _reason(v) for k, v in snapshot.dead_letters.items()}
+    strangers = sorted(set(dead) - theirs - ours)
+    first = _info_dead(rest)
+    dead_kept = ours | set(strangers[first : first + _info_dead(picked)])
+    late = {_position(k): _late_report(v) for k, v in snapshot.late.items()}
+    part = replace(
+        snapshot,
+        counts={k: v for k, v in snapshot.counts.items() if _row_key(k) in rows},
+        dead_letters={p: reason for p, reason in dead.items() if p in dead_kept},
+        late={p: r for p, r in late.items() if p in ours or (p not in theirs and r.row in rows)},
+    )
+    return picked, part
+
+
+def _info_dead(sends: Sequence[_Send]) -> int:
+    return sum(send.outcome == "info" and send.invoke.kind == "dead" for send in sends)
 
 
 @dataclass

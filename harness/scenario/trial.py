@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from harness.checker.offset_log import generations_offsets
 from harness.checker.sink_reader import cassandra_session, generation_checkpoints, snapshot_or_empty
 from harness.checker.verdict import Verdict, check
 from harness.eventually import eventually
-from harness.model.history import History
+from harness.model.history import History, Op
 from harness.model.snapshot import SinkSnapshot
 from harness.stack.driver import Driver, DriverSpec, consumed_offsets, last_progress
 from harness.stack.kafka_admin import create_topic, end_offsets
@@ -134,10 +135,20 @@ class Trial:
             batch_end_offsets=generations_offsets({g: Path(c) for g, c in checkpoints.items()}),
         )
 
-    def verdict(self, distinct: bool | None = None) -> Verdict:
-        """`distinct`: judge distinct events, not copies; by default, when the pipeline deduplicates."""
+    def verdict(
+        self,
+        distinct: bool | None = None,
+        snapshot: SinkSnapshot | None = None,
+        only: Callable[[Op], bool] | None = None,
+    ) -> Verdict:
+        """`distinct`: judge distinct events, not copies; by default, when the pipeline deduplicates.
+        `snapshot`: the tables read once for several judgements (by default, read now); `only`: judge
+        a part of the history (see `harness.checker.verdict.check`)."""
         return check(
-            self.history, self.snapshot(), distinct=self.spec.dedup if distinct is None else distinct
+            self.history,
+            snapshot if snapshot is not None else self.snapshot(),
+            distinct=self.spec.dedup if distinct is None else distinct,
+            only=only,
         )
 
     def diagnosis(self) -> str:

@@ -1,4 +1,5 @@
-"""Comparing audits: verdict changes, slower recoveries and lower throughput are flagged, nothing else."""
+"""Comparing audits: verdict changes, slower recoveries, longer times unable to write and lower
+throughput are flagged, nothing else."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from audit_testkit import DEFAULT_LABEL, OLD_SPARK_LABEL, fixed_audit
+from audit_testkit import (
+    DEFAULT_LABEL,
+    OLD_SPARK_LABEL,
+    UPGRADE,
+    fixed_audit,
+    upgrade_audit,
+    upgrade_scenario,
+)
 
 from harness.audit.compare import (
     ScenarioComparison,
@@ -170,3 +178,36 @@ def test_cli_reads_audit_directories_and_writes_the_comparison(
 def test_cli_says_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main_compare(tmp_path / "nowhere", tmp_path, None) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_two_upgrade_audits_show_the_time_unable_to_write_side_by_side() -> None:
+    """Before and after a change to the pipeline, the same upgrade: its move stalled writes longer."""
+    before = upgrade_audit()
+    after = upgrade_audit(replace(upgrade_scenario(), unable_to_write_s=14.0))
+    (section,) = compare(before, after).sections
+    (row,) = section.rows
+    assert (row.old.unable_to_write_s, row.new.unable_to_write_s) == (10.0, 14.0)
+    assert row.unable_to_write_delta_s == pytest.approx(4.0)
+    assert row.changes == ["unable to write longer"]
+    line = next(
+        line
+        for line in render_markdown(compare(before, after)).splitlines()
+        if line.startswith(f"| {UPGRADE}")
+    )
+    assert "| 10.0 | 14.0 | **+4.0 ▲** |" in " ".join(line.split())
+
+
+@pytest.mark.parametrize(
+    ("old_s", "new_s", "changes"),
+    [
+        (10.0, 12.4, []),  # less than a quarter longer
+        (0.5, 1.4, []),  # within the sampling's noise
+        (0.5, 2.0, ["unable to write longer"]),
+        (None, 30.0, []),  # an audit from before the field: nothing to compare
+    ],
+)
+def test_time_unable_to_write_is_flagged_beyond_the_thresholds(
+    old_s: float | None, new_s: float, changes: list[str]
+) -> None:
+    old = replace(scenario("a"), unable_to_write_s=old_s)
+    assert only_row(old, replace(scenario("a"), unable_to_write_s=new_s)).changes == changes

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_testkit import DEFAULT_LABEL, OLD_SPARK_LABEL, audits, fixed_audit
+from audit_testkit import DEFAULT_LABEL, OLD_SPARK_LABEL, audits, fixed_audit, upgrade_audit
 from hypothesis import given
 
 from harness.audit.model import SCHEMA, AuditResult, Sample, ScenarioResult, VersionSetResult
@@ -50,6 +50,25 @@ def test_unknown_fields_are_refused_not_dropped() -> None:
         AuditResult.from_dict(data)
 
 
+def test_an_upgrades_events_in_flight_round_trip_and_their_unknown_fields_are_refused() -> None:
+    audit = upgrade_audit()
+    data = json.loads(audit.to_json())
+    scenario = data["version_sets"][0]["scenarios"][0]
+    assert scenario["in_flight"]["counted"] == 2346
+    assert scenario["unable_to_write_s"] == 10.0
+    assert AuditResult.from_dict(data) == audit
+    scenario["in_flight"]["vanished"] = 1
+    with pytest.raises(ValueError, match="vanished"):
+        AuditResult.from_dict(data)
+
+
+def test_an_audit_json_written_before_the_upgrade_fields_still_loads() -> None:
+    data = json.loads(fixed_audit().to_json())
+    for field in ("unable_to_write_s", "in_flight", "versions_after"):
+        del data["version_sets"][0]["scenarios"][0][field]
+    assert AuditResult.from_dict(data).version_sets[0].scenarios[0].in_flight is None
+
+
 def test_lists_are_stored_as_tuples_so_results_stay_equal_and_immutable() -> None:
     scenario = ScenarioResult("s", DEFAULT_LABEL, True, artifacts=["a"], timeline=[Sample(0.0, 1, 1)])
     assert scenario.artifacts == ("a",)
@@ -57,7 +76,7 @@ def test_lists_are_stored_as_tuples_so_results_stay_equal_and_immutable() -> Non
     assert VersionSetResult({}, "v", scenarios=[scenario]).scenarios == (scenario,)
 
 
-@pytest.mark.parametrize("field", ["recovery_s", "throughput_eps", "fault_at_s"])
+@pytest.mark.parametrize("field", ["recovery_s", "throughput_eps", "fault_at_s", "unable_to_write_s"])
 def test_non_finite_numbers_are_refused_where_they_are_made(field: str) -> None:
     change: dict[str, Any] = {field: float("nan")}
     with pytest.raises(ValueError, match=field):

@@ -1,4 +1,5 @@
-"""Checker: exact snapshots pass, and each kind of damage is caught on exactly the row or offset hit."""
+"""Checker: exact snapshots pass, and each kind of damage is caught on exactly the row or offset hit,
+in the whole run and in the part of it that holds the damage."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from harness.checker.verdict import Verdict, check
 from harness.model.events import Expected, PageView, window_start_ms
-from harness.model.history import History
+from harness.model.history import History, Op
 from harness.model.snapshot import LateReport, Position, RowKey, SinkSnapshot
 
 WINDOW = 60_000
@@ -480,3 +481,108 @@ def test_explain_of_a_valid_verdict_has_no_table() -> None:
     text = check(world.history, world.snapshot()).explain()
     assert text.splitlines()[0] == "VALID: 0 row(s) differ"
     assert "site  " not in text
+
+
+# Judging a part of a run (`only`): the events sent during an upgrade, say.
+
+
+def in_part(op: Op) -> bool:
+    """Whole rows: site-000's events; and the malformed records sent at even indexes."""
+    return op.site_id == SITES[0] if op.kind == "valid" else op.index % 2 == 0
+
+
+def not_in_part(op: Op) -> bool:
+    return not in_part(op)
+
+
+SUMMED = ("attempted", "acknowledged", "failed", "indeterminate", "counted_total", "late")
+
+
+@fast
+@given(world=any_worlds)
+def test_the_parts_of_an_exact_run_are_valid_and_add_up_to_it(world: World) -> None:
+    whole, part, rest = (
+        check(world.history, world.snapshot(), only=pick) for pick in (None, in_part, not_in_part)
+    )
+    assert (whole.valid, part.valid, rest.valid) == (True, True, True), part.explain() + rest.explain()
+    assert whole.summary is not None
+    assert part.summary is not None
+    assert rest.summary is not None
+    for name in SUMMED:
+        assert getattr(part.summary, name) + getattr(rest.summary, name) == getattr(whole.summary, name), name
+    # A dead letter at an offset no acknowledged send holds is a part's only if the other part has
+    # no malformed info send to explain it.
+    assert part.summary.dead_lettered + rest.summary.dead_lettered <= whole.summary.dead_lettered
+    assert check(world.history, world.snapshot(), only=lambda op: True) == whole
+
+
+@fast
+@pytest.mark.parametrize(("past", "evidence"), PAST_A_BOUND.values(), ids=PAST_A_BOUND)
+@given(world=any_worlds, data=st.data())
+def test_a_row_past_a_bound_fails_only_the_part_that_holds_it(
+    past: Callable[[World, RowKey], int], evidence: tuple[int, int], world: World, data: st.DataObject
+) -> None:
+    row = data.draw(st.sampled_from(sorted(world.hi)))
+    snapshot = world.snapshot(counts={**world.counts, row: past(world, row)})
+    holder, other = (in_part, not_in_part) if row[0] == SITES[0] else (not_in_part, in_part)
+    verdict = check(world.history, snapshot, only=holder)
+    assert_invalid(verdict)
+    assert [(r.site_id, r.window_start_ms, r.duplicated, r.lost) for r in verdict.rows] == [(*row, *evidence)]
+    assert check(world.history, snapshot, only=other).valid is True
+
+
+def test_a_part_is_judged_late_by_what_the_whole_run_had_read() -> None:
+    """The late event's report is justified by an event of the rest, read two batches before it:
+    judged on their own, the part's sends could not justify it."""
+    sends = [
+        Send("valid", "site-001", TOP_MS - 10 * WINDOW, "ok", False, False),  # batch 0, p0@0
+        Send("valid", "site-001", TOP_MS, "ok", False, False),  # batch 1, p1@0
+        Send("valid", "site-000", TOP_MS - LATE_BY_MS, "ok", False, False),  # batch 2, p2@0, a day old
+    ]
+    world = build(sends)
+    position, row = world.acked_valid[2]
+    ends = {(1, b): {(TOPIC, p): 1 for p in range(b + 1)} for b in range(3)}
+    report = LateReport(*row, watermark_ms=TOP_MS - 10 * WINDOW, batch_id=2)
+    counts = {r: n for r, n in world.counts.items() if r != row}
+    snapshot = world.snapshot(counts=counts, late={position: report}, batch_end_offsets=ends)
+    part = check(world.history, snapshot, only=in_part)
+    assert part.valid is True, part.explain()
+    assert part.summary is not None
+    assert (part.summary.acknowledged, part.summary.late, part.summary.counted_total) == (1, 1, 0)
+    alone = check([op for op in world.history.ops if in_part(op)], snapshot)
+    assert late_kinds(alone) == ["wrongly_late"]
+
+
+def test_a_dead_letter_at_an_unknown_offset_goes_to_the_part_that_alone_can_explain_it() -> None:
+    sends = [
+        Send("valid", "site-000", TOP_MS, "ok", False, False),
+        Send("dead", "site-000", 0, "info", False, False),  # index 1: the rest's
+        Send("dead", "site-000", 0, "info", False, False),  # index 2: the part's
+    ]
+    world = build(sends)
+    strangers = [(TOPIC, 2, 1000 + n) for n in range(3)]
+
+    def dead_lettered(n: int, pick: Callable[[Op], bool]) -> tuple[bool | None, int]:
+        verdict = check(
+            world.history, world.snapshot(dead_letters=dict.fromkeys(strangers[:n], "oversized")), only=pick
+        )
+        return verdict.valid, verdict.summary.dead_lettered if verdict.summary else -1
+
+    # One: the rest's info send may explain it, so it is no part's.
+    assert dead_lettered(1, in_part) == (True, 0)
+    # Two: one for each side's info send.
+    assert dead_lettered(2, in_part) == (True, 1)
+    assert dead_lettered(2, not_in_part) == (True, 1)
+    # Three: one more than either can explain, which the whole run flags, no part.
+    assert (
+        check(world.history, world.snapshot(dead_letters=dict.fromkeys(strangers, "oversized"))).valid
+        is False
+    )
+    assert dead_lettered(3, in_part) == (True, 1)
+
+
+def test_a_part_that_splits_a_row_cannot_be_judged() -> None:
+    world = build([Send("valid", "site-000", TOP_MS, "ok", False, False)] * 2)
+    verdict = check(world.history, world.snapshot(), only=lambda op: op.index == 0)
+    assert verdict.valid is None
+    assert "pick whole rows" in (verdict.error or "")

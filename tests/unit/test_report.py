@@ -1,7 +1,8 @@
-"""The report files: report.md matches its golden file, report.html is self-contained and shows every
-scenario, junit.xml counts what failed, audit.json gives back the audit.
+"""The report files: report.md matches its golden file (and an upgrade's, its transition's),
+report.html is self-contained and shows every scenario, junit.xml counts what failed, audit.json gives
+back the audit.
 
-Regenerate the golden file after an intended change with TALLY_UPDATE_GOLDEN=1, then read its diff.
+Regenerate the golden files after an intended change with TALLY_UPDATE_GOLDEN=1, then read their diff.
 """
 
 from __future__ import annotations
@@ -13,15 +14,25 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from audit_testkit import DEFAULT_LABEL, OLD_SPARK_LABEL, audits, fixed_audit
+from audit_testkit import (
+    DEFAULT_LABEL,
+    OLD_SPARK_LABEL,
+    UPGRADE_LABEL,
+    UPGRADED_LABEL,
+    audits,
+    fixed_audit,
+    upgrade_audit,
+    upgrade_scenario,
+)
 from hypothesis import given
 from report_view import Page
 
-from harness.audit.model import AuditResult, ScenarioResult, VersionSetResult
-from harness.audit.plots import recovery_png, timeline_png
-from harness.audit.report import render_html, render_junit, write_report
+from harness.audit.model import AuditResult, InFlight, ScenarioResult, VersionSetResult
+from harness.audit.plots import _sides, recovery_png, timeline_png
+from harness.audit.report import render_html, render_junit, render_markdown, write_report
 
 GOLDEN = Path(__file__).parent / "golden" / "report.md"
+UPGRADE_GOLDEN = Path(__file__).parent / "golden" / "upgrade.md"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -30,14 +41,68 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return write_report(fixed_audit(), tmp_path_factory.mktemp("report"))
 
 
-def test_markdown_matches_the_golden_file(written: dict[str, Path]) -> None:
-    actual = written["report.md"].read_text(encoding="utf-8")
+def assert_golden(golden: Path, actual: str) -> None:
     if os.environ.get("TALLY_UPDATE_GOLDEN") == "1":
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(actual, encoding="utf-8")
-    assert actual == GOLDEN.read_text(encoding="utf-8"), (
-        "report.md changed: TALLY_UPDATE_GOLDEN=1 rewrites it"
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(actual, encoding="utf-8")
+    assert actual == golden.read_text(encoding="utf-8"), (
+        f"{golden.name} changed: TALLY_UPDATE_GOLDEN=1 rewrites it"
     )
+
+
+def test_markdown_matches_the_golden_file(written: dict[str, Path]) -> None:
+    assert_golden(GOLDEN, written["report.md"].read_text(encoding="utf-8"))
+
+
+def test_an_upgrade_renders_its_transition_as_the_golden_file() -> None:
+    """The move's window, the versions on either side, the time unable to write, the moves' outcomes
+    and what became of the events sent meanwhile."""
+    assert_golden(UPGRADE_GOLDEN, render_markdown(upgrade_audit()))
+
+
+@pytest.mark.parametrize(
+    ("in_flight", "line"),
+    [
+        (
+            InFlight(
+                False,
+                attempted=10,
+                acknowledged=9,
+                unknown=1,
+                counted=5,
+                dead_lettered=1,
+                lost=3,
+                misclassified=1,
+            ),
+            "events in flight during the move: of 10 sent (9 acknowledged, 0 failed, 1 unknown), "
+            "5 counted, 1 dead-lettered, 0 reported late, 3 lost, 0 duplicated, 1 misclassified: INVALID",
+        ),
+        (
+            InFlight(None, error="ValueError: 1 row(s) hold sends both picked and left out"),
+            "events in flight during the move: unknown, the checker could not judge them: "
+            "ValueError: 1 row(s) hold sends both picked and left out",
+        ),
+    ],
+)
+def test_what_went_wrong_with_the_events_in_flight_is_named(in_flight: InFlight, line: str) -> None:
+    audit = upgrade_audit(replace(upgrade_scenario(), in_flight=in_flight))
+    assert f"\n{line}\n" in render_markdown(audit)
+    page = Page(render_html(audit, defaultdict(lambda: b"png")))
+    assert line in page.text
+    colour = "invalid" if in_flight.valid is False else "unknown"
+    assert f"in-flight {colour}" in [p.get("class") for p in page.all("p")]
+
+
+def test_the_html_shows_the_transition() -> None:
+    page = Page(render_html(upgrade_audit(), defaultdict(lambda: b"png")))
+    text = "".join(page.text)
+    assert f"{UPGRADE_LABEL} → {UPGRADED_LABEL}" in text
+    assert "unable to write: 10.0 s" in text
+    assert "events in flight during the move: of 2370 sent" in text
+    # A valid move's line is not coloured as a failure.
+    assert [p.get("class") for p in page.all("p") if (p.get("class") or "").startswith("in-flight")] == [
+        "in-flight"
+    ]
 
 
 def test_markdown_links_plots_that_exist(written: dict[str, Path]) -> None:
@@ -189,3 +254,19 @@ def test_plots_survive_empty_timelines_and_audits_without_faults() -> None:
         PNG_MAGIC
     )
     assert recovery_png(replace(fixed_audit(), version_sets=[])).startswith(PNG_MAGIC)
+
+
+@pytest.mark.parametrize(
+    ("after", "sides"),
+    [
+        (UPGRADED_LABEL, ("spark-3.5.7 kafka-3.9.1", "spark-4.0.0 kafka-4.1.1")),
+        (UPGRADE_LABEL, ("before the move", "after it: the same versions")),  # refused, or a round trip
+        ("", ("old versions", "new versions")),  # an audit.json from before the field
+    ],
+)
+def test_a_transition_is_labelled_with_what_ran_on_either_side_of_the_move(
+    after: str, sides: tuple[str, str]
+) -> None:
+    scenario = replace(upgrade_scenario(), versions_after=after)
+    assert _sides(scenario) == sides
+    assert timeline_png(scenario).startswith(PNG_MAGIC)
