@@ -11,9 +11,11 @@ empty storage). The gate profile runs the upgrade and the control only (`Plan.up
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import cast, get_args
@@ -23,6 +25,7 @@ import docker
 from harness.eventually import eventually
 from harness.nemesis.faults import wait_answers, wait_cql
 from harness.scenario.catalogue import START_MS, Entry, load
+from harness.scenario.classification import classify, differences, summary
 from harness.scenario.steps import (
     Check,
     Context,
@@ -37,7 +40,7 @@ from harness.scenario.steps import (
 from harness.scenario.trial import Trial
 from harness.stack.driver import progress
 from harness.stack.images import ensure_images
-from harness.stack.services import Component, Stack, StackInfo
+from harness.stack.services import ROLES, Component, Stack, StackInfo
 from harness.stack.versions import Versions
 from harness.workload.generator import WorkloadSpec
 
@@ -50,6 +53,15 @@ CHUNK_EVENTS = 25
 CHUNK_EVERY_S = 0.25
 CHUNK_SPAN_MS = 2_000
 FEATURES = "org.apache.kafka.tools.FeatureCommand"
+NODETOOL = "/opt/cassandra/nodetool.sh"
+# Cassandra 5.0's storage format steps (NEWS.txt, "Upgrading"): every node on 5.0 in CASSANDRA_4
+# (4.x's SSTable, commit log and messaging formats: 4.1 can still take the data back), then a
+# rolling restart in UPGRADING, then one in NONE; from UPGRADING on, new SSTables are 5.0's.
+COMPATIBILITY = "CASSANDRA_STORAGE_COMPATIBILITY_MODE"
+CASSANDRA_4, UPGRADING, NONE = "CASSANDRA_4", "UPGRADING", "NONE"
+# Event-time minutes of the events sent while moving (the background producer's), after the first
+# load and before the load of the fault that follows: the report follows these events on their own.
+IN_FLIGHT_MINUTES = (4, 60)
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,9 @@ def _stack(ctx: Context) -> Stack:
     return ctx.stack
 
 
-def move(ctx: Context, transition: Transition, lose_data: bool = False) -> float:
+def move(
+    ctx: Context, transition: Transition, lose_data: bool = False, settings: Mapping[str, str] | None = None
+) -> float:
     """Move one component in place and wait until it answers; the trial's later drivers run on the
     new images. Returns the seconds it took."""
     info = ctx.trial.stack
@@ -104,7 +118,9 @@ def move(ctx: Context, transition: Transition, lose_data: bool = False) -> float
         raise RuntimeError(f"{transition}: the stack runs {transition.component} {current}")
     started = time.monotonic()
     versions = _moved(info.versions, transition, transition.new)
-    ctx.trial.stack = _stack(ctx).upgrade(transition.component, versions, ensure_images(versions), lose_data)
+    ctx.trial.stack = _stack(ctx).upgrade(
+        transition.component, versions, ensure_images(versions), lose_data, settings
+    )
     _wait_answers(ctx.trial.stack, transition.component)
     return time.monotonic() - started
 
@@ -123,14 +139,99 @@ class Upgrade(Step):
     transition: Transition
     # Negative control: the new containers start on empty storage.
     lose_data: bool = False
+    # Environment variables of the new containers: Cassandra 5.0's storage compatibility mode.
+    settings: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         lost = ", its data directory lost (started on empty storage)" if self.lose_data else ""
-        return f"upgrade {self.transition} in place{lost}"
+        settings = "".join(f", {key}={value}" for key, value in self.settings)
+        return f"upgrade {self.transition} in place{settings}{lost}"
 
     def run(self, ctx: Context) -> None:
-        seconds = move(ctx, self.transition, self.lose_data)
-        ctx.outcomes.append(f"{self}: done in {seconds:.1f} s")
+        seconds = move(ctx, self.transition, self.lose_data, dict(self.settings))
+        formats = _sstables(ctx) if self.transition.component == "cassandra" else ""
+        errors = _errors(ctx, self.transition.component)
+        ctx.outcomes.append(f"{self}: done in {seconds:.1f} s{formats}{errors}")
+
+
+def _errors(ctx: Context, component: Component) -> str:
+    """The errors the component's new containers logged as they started: a version that starts may
+    still refuse part of the data (Cassandra 4.1 on 5.0's system tables skips what it cannot read)."""
+    found: list[str] = []
+    for role in ROLES[component]:
+        lines = _stack(ctx).logs(role).splitlines()
+        for i, line in enumerate(lines):
+            if " ERROR " in f" {line} ":
+                # The deepest cause a few lines down says more than "Exception in thread ...".
+                below = (c.strip() for c in lines[i + 1 : i + 30])
+                causes = [c for c in below if c.startswith(("Caused by", "java."))]
+                found.append(f"{role}: {_last_line(causes[-1] if causes else line)}")
+    if not found:
+        return ""
+    return f"; {len(found)} ERROR line(s) logged as it started, the first: {found[0]}"
+
+
+def _sstables(ctx: Context) -> str:
+    """The formats of the job's SSTables on disk (4.x writes `nb`, 5.0 past CASSANDRA_4 `oa`)."""
+    formats = _stack(ctx).sstable_formats(ctx.trial.spec.keyspace)
+    listed = ", ".join(f"{count} {name}" for name, count in sorted(formats.items())) or "none"
+    return f"; the keyspace's SSTables: {listed}"
+
+
+@dataclass(frozen=True)
+class CassandraCompatibility(Step):
+    """One of Cassandra 5.0's storage steps: a restart in place (drained) in another mode."""
+
+    mode: str
+
+    def __str__(self) -> str:
+        return f"restart cassandra in place with storage_compatibility_mode: {self.mode}"
+
+    def run(self, ctx: Context) -> None:
+        started = time.monotonic()
+        ctx.trial.stack = _stack(ctx).restart("cassandra", {COMPATIBILITY: self.mode})
+        _wait_answers(ctx.trial.stack, "cassandra")
+        seconds = time.monotonic() - started
+        ctx.outcomes.append(
+            f"storage_compatibility_mode {self.mode}: restarted in {seconds:.1f} s{_sstables(ctx)}"
+            + _errors(ctx, "cassandra")
+        )
+
+
+@dataclass(frozen=True)
+class UpgradeSSTables(Step):
+    """The procedure's last step: every SSTable rewritten in the running version's format, so that
+    the next major version finds none it cannot read."""
+
+    def __str__(self) -> str:
+        return "nodetool upgradesstables"
+
+    def run(self, ctx: Context) -> None:
+        started = time.monotonic()
+        _stack(ctx).exec("cassandra", (NODETOOL, "upgradesstables"))
+        ctx.outcomes.append(f"{self}: done in {time.monotonic() - started:.1f} s{_sstables(ctx)}")
+
+
+@dataclass(frozen=True)
+class CompareClassification(Step):
+    """Spark 4.0 turns ANSI SQL mode on by default: the pipeline's parse run over the same corpus of
+    records under the old and the new Spark image, side by side (`classification.py`). Reported,
+    record by record where they differ; the counts are judged by the check as always."""
+
+    transition: Transition
+
+    def __str__(self) -> str:
+        t = self.transition
+        return f"classify the probe corpus under spark {t.old} and {t.new} (each image's defaults)"
+
+    def run(self, ctx: Context) -> None:
+        t, info = self.transition, ctx.trial.stack
+        images = [ensure_images(_moved(info.versions, t, version)).spark for version in (t.old, t.new)]
+        # Two one-off containers side by side: each is a JVM start and one small job.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            before, after = pool.map(classify, images)
+        ctx.outcomes.append(summary(before, after))
+        ctx.outcomes += [f"classified differently: {line}" for line in differences(before, after)]
 
 
 def release(version: str) -> str:
@@ -207,14 +308,28 @@ class TryRollback(Step):
             seconds = move(ctx, Transition(back.component, back.old, back.old))
             ctx.outcomes.append(f"{back.old} started again on the same data in {seconds:.1f} s")
             return
-        ctx.outcomes.append(f"roll back {back} in place: started in {seconds:.1f} s")
+        ctx.outcomes.append(
+            f"roll back {back} in place: started in {seconds:.1f} s{_errors(ctx, back.component)}"
+        )
+
+
+# A list of files in an error (Cassandra names every SSTable it cannot read): the count and one name.
+_PATHS = re.compile(r"(/[^\s,]+)(?:,/[^\s,]+)+")
 
 
 def _last_line(text: str) -> str:
     """The line that says why: a tool's error, a container's last log line."""
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("\tat ")]
-    wanted = [line for line in lines if "Exception" in line or "rror" in line]
-    return (wanted or lines or ["(no output)"])[-1][:400]
+    # An error logged as such first: a warning may mention an error it only guards against.
+    for marker in ("ERROR", "Exception", "rror"):
+        wanted = [line for line in lines if marker in line]
+        if wanted:
+            break
+    line = (wanted or lines or ["(no output)"])[-1]
+    line = _PATHS.sub(
+        lambda m: f"{m.group(0).count(',') + 1} files such as {m.group(1).rsplit('/', 1)[-1]}", line
+    )
+    return line[:400]
 
 
 @dataclass(frozen=True)
@@ -270,11 +385,14 @@ class Producer:
             while not self._stopping.is_set():
                 summary = self._trial.produce(
                     WorkloadSpec(
-                        seed=self._seed * 1_000 + chunk,
+                        # Seeds and event times of their own (none out of order into the first
+                        # load's last window): the report judges these events apart.
+                        seed=self._seed * 1_000 + 500 + chunk,
                         events=CHUNK_EVENTS,
                         sites=50,
                         start_ms=self._start_ms + chunk * CHUNK_SPAN_MS,
                         spread_ms=CHUNK_SPAN_MS,
+                        disorder_ms=0,
                         malformed_fraction=0.01,
                     )
                 )
@@ -307,7 +425,7 @@ class Producer:
 class ProduceThrough(Step):
     """Start a producer that keeps sending until `JoinProducer`: the moves in between happen under load."""
 
-    minute: int = 4
+    minute: int = IN_FLIGHT_MINUTES[0]
 
     def __str__(self) -> str:
         rate = CHUNK_EVENTS / CHUNK_EVERY_S
@@ -331,17 +449,34 @@ class JoinProducer(Step):
         ctx.background.clear()
 
 
-def _moves(transitions: Sequence[Transition], finalize: bool) -> tuple[Step, ...]:
+def _major(version: str) -> int:
+    return int(version.split(".")[0])
+
+
+def to_cassandra_5(transition: Transition) -> bool:
+    """A move from 4.x to 5.x or later: the one with the storage compatibility steps."""
+    return transition.component == "cassandra" and _major(transition.old) < 5 <= _major(transition.new)
+
+
+def _moves(transitions: Sequence[Transition], complete: bool) -> tuple[Step, ...]:
     """Each component in turn: Spark's driver is stopped first and its successor runs on the new
     image and the same checkpoint; a Kafka or Cassandra move may end the driver, which a supervisor
-    restarts; Kafka's metadata version is finalized after its roll when `finalize`."""
+    restarts. With `complete`, each procedure goes past its point of no return: Kafka's metadata
+    version finalized, Cassandra 5.0 through UPGRADING and NONE and its SSTables rewritten."""
     steps: list[Step] = []
     for transition in transitions:
         if transition.component == "spark":
-            steps += [StopDriver(), Upgrade(transition), StartDriver()]
+            steps += [StopDriver(), Upgrade(transition), StartDriver(), CompareClassification(transition)]
+            continue
+        if to_cassandra_5(transition):
+            steps += [Upgrade(transition, settings=((COMPATIBILITY, CASSANDRA_4),)), EnsureDriver()]
+            if complete:
+                for mode in (UPGRADING, NONE):
+                    steps += [CassandraCompatibility(mode), EnsureDriver()]
+                steps.append(UpgradeSSTables())
             continue
         steps += [Upgrade(transition), EnsureDriver()]
-        if transition.component == "kafka" and finalize:
+        if transition.component == "kafka" and complete:
             steps.append(FinalizeKafka(transition.new))
     return tuple(steps)
 
@@ -351,7 +486,7 @@ def _after(seed: int, events: int) -> tuple[Step, ...]:
     same checkpoint) on windows an hour on, past all the input before, and the whole history checked."""
     return (
         StopDriver(),
-        load(seed + 5, events // 2, minute=60),
+        load(seed + 5, events // 2, minute=IN_FLIGHT_MINUTES[1]),
         StartDriver(failpoints=("sink.after_write=crash@0+",)),
         WaitDriverExit(),
         StartDriver(),
@@ -376,13 +511,15 @@ def _under_load(moves: Sequence[Step], seed: int, events: int) -> tuple[Step, ..
 
 
 def upgrade(transitions: Sequence[Transition], seed: int, events: int) -> tuple[Step, ...]:
-    """Each component to its new version in turn, Kafka finalized after its roll: exact."""
-    return _under_load(_moves(transitions, finalize=True), seed, events)
+    """Each component to its new version in turn, each procedure completed: exact."""
+    return _under_load(_moves(transitions, complete=True), seed, events)
 
 
-def rollback(kafka: Transition, seed: int, events: int) -> tuple[Step, ...]:
-    """Kafka's documented way back: the old broker on the new one's log before finalizing."""
-    return _under_load(_moves((kafka, kafka.back()), finalize=False), seed, events)
+def rollback(transition: Transition, seed: int, events: int) -> tuple[Step, ...]:
+    """The documented way back before the point of no return: Kafka's old broker on the new one's
+    log before finalizing; Cassandra 4.x on the data 5.0 wrote in CASSANDRA_4."""
+    back = Upgrade(transition.back())
+    return _under_load((*_moves((transition,), complete=False), back, EnsureDriver()), seed, events)
 
 
 def rollback_after_finalize(kafka: Transition, seed: int, events: int) -> tuple[Step, ...]:
@@ -394,8 +531,8 @@ def rollback_after_finalize(kafka: Transition, seed: int, events: int) -> tuple[
 
 
 def cassandra_rollback(cassandra: Transition, seed: int, events: int) -> tuple[Step, ...]:
-    """On a stack already on the new Cassandra, still in its default compatibility mode (5.0:
-    CASSANDRA_4, SSTables in 4.x's format): the old version on the data the new one wrote."""
+    """On a stack already on the new Cassandra with its procedure completed (5.0: NONE, SSTables
+    rewritten in 5.0's format): the old version on that data, its refusal reported."""
     return _under_load((TryRollback(cassandra.back()), EnsureDriver()), seed, events)
 
 
@@ -426,8 +563,8 @@ LOST_LOG = "upgrade-loses-kafka-log"
 @dataclass(frozen=True)
 class Plan:
     """An upgrade audit on one stack, in the order it runs: the control first, as the stack starts
-    on the old versions (it leaves them so); the rollback before finalizing, which ends on the old
-    versions too; the upgrade, which finalizes; the rollback that finalizing forbids."""
+    on the old versions (it leaves them so); the rollbacks before each point of no return, which
+    end on the old versions too; the upgrade, which passes them; the rollbacks tried after it."""
 
     start: Versions
     transitions: tuple[Transition, ...]
@@ -448,52 +585,61 @@ class Plan:
         return tuple(sets[1:])
 
 
+# Where a rollback is still documented as possible, in each scenario's name.
+BEFORE_NO_RETURN = {"kafka": "before-finalize", "cassandra": "in-cassandra-4"}
+
+
+def _before(transitions: Sequence[Transition]) -> list[Entry]:
+    """The rollbacks a procedure allows before its point of no return, each ending on the old
+    versions: Kafka's before finalizing, Cassandra 5.0's in CASSANDRA_4."""
+    return [
+        Entry(
+            f"rollback-{t.component}-{t.new}-{t.old}-{BEFORE_NO_RETURN[t.component]}",
+            partial(rollback, t),
+            f"{t} and back",
+            fault_step=Upgrade,
+        )
+        for t in transitions
+        if t.component == "kafka" or to_cassandra_5(t)
+    ]
+
+
+def _after_upgrade(t: Transition) -> Entry:
+    """The rollback tried on the stack the upgrade left on the new versions, its procedure completed."""
+    if t.component == "kafka":
+        return Entry(
+            f"rollback-kafka-{t.new}-{t.old}-after-finalize",
+            partial(rollback_after_finalize, t),
+            f"roll back {t.back()} after finalizing",
+            fault_step=DowngradeKafkaMetadata,
+        )
+    if t.component == "cassandra":
+        name = f"rollback-cassandra-{t.new}-{t.old}" + ("-after-none" if to_cassandra_5(t) else "")
+        return Entry(name, partial(cassandra_rollback, t), f"roll back {t.back()}", fault_step=TryRollback)
+    return Entry(
+        f"rollback-spark-{t.new}-{t.old}",
+        partial(spark_rollback, t),
+        f"roll back {t.back()}",
+        fault_step=Upgrade,
+    )
+
+
 def plan(base: Versions, transitions: Sequence[Transition]) -> Plan:
     transitions = tuple(transitions)
     start = starting_versions(base, transitions)
     name = "upgrade-" + "-".join(f"{t.component}-{t.old}-{t.new}" for t in transitions)
     move = "upgrade " + ", then ".join(str(t) for t in transitions) + " in place"
     main = Entry(name, partial(upgrade, transitions), move, fault_step=Upgrade)
-    # Rolled back one at a time after the upgrade, on the stack it left on the new versions.
-    rollbacks = {"spark": (spark_rollback, Upgrade), "cassandra": (cassandra_rollback, TryRollback)}
-    after = [
-        Entry(
-            f"rollback-{t.component}-{t.new}-{t.old}",
-            partial(rollbacks[t.component][0], t),
-            f"roll back {t.back()}",
-            fault_step=rollbacks[t.component][1],
-        )
-        for t in transitions
-        if t.component in rollbacks
-    ]
     kafka = next((t for t in transitions if t.component == "kafka"), None)
-    if kafka is None:
-        return Plan(start, transitions, controls=(), scenarios=(main, *after))
-    back = f"rollback-kafka-{kafka.new}-{kafka.old}"
-    return Plan(
-        start,
-        transitions,
-        controls=(
-            Entry(
-                LOST_LOG, partial(lost_log, kafka), f"upgrade {kafka} on empty storage", fault_step=Upgrade
-            ),
-        ),
-        scenarios=(
-            Entry(
-                f"{back}-before-finalize", partial(rollback, kafka), f"{kafka} and back", fault_step=Upgrade
-            ),
-            main,
-            Entry(
-                f"{back}-after-finalize",
-                partial(rollback_after_finalize, kafka),
-                f"roll back {kafka.back()} after finalizing",
-                fault_step=DowngradeKafkaMetadata,
-            ),
-            *after,
-        ),
+    controls = (
+        (Entry(LOST_LOG, partial(lost_log, kafka), f"upgrade {kafka} on empty storage", fault_step=Upgrade),)
+        if kafka
+        else ()
     )
+    scenarios = (*_before(transitions), main, *(_after_upgrade(t) for t in transitions))
+    return Plan(start, transitions, controls=controls, scenarios=scenarios)
 
 
 # The steps that move a component: the audit marks the first one's start and the last one's end
 # on the timeline, as it marks a fault and its heal.
-MOVE_STEPS = (Upgrade, DowngradeKafkaMetadata, TryRollback)
+MOVE_STEPS = (Upgrade, DowngradeKafkaMetadata, TryRollback, CassandraCompatibility, UpgradeSSTables)

@@ -12,7 +12,8 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,10 +94,13 @@ ROLES: dict[Component, tuple[str, ...]] = {
     "cassandra": ("cassandra",),
     "spark": ("spark-worker", "spark-master"),
 }
+# What a node is told before it stops, as its project's upgrade procedure says: Cassandra's
+# `nodetool drain` flushes every memtable and stops accepting writes, so the new version starts
+# without a commit log to replay in the old one's format.
+DRAIN: dict[str, tuple[str, ...]] = {"cassandra": ("/opt/cassandra/nodetool.sh", "drain")}
 # What SIGTERM does in each container, for the printed plan.
 ON_SIGTERM = {
     "kafka": "controlled shutdown",
-    "cassandra": "the shutdown hook drains: memtables flushed, commit log closed",
     "spark-worker": "its executors stop",
 }
 
@@ -125,13 +129,16 @@ class Service:
 
 @dataclass(frozen=True)
 class Move:
-    """One step of an upgrade in place: a container stopped, or started on another image."""
+    """One step of an upgrade in place: a node drained, a container stopped, or started on another
+    image (or with other settings)."""
 
-    action: Literal["stop", "start"]
+    action: Literal["drain", "stop", "start"]
     service: Service
 
     def __str__(self) -> str:
         role = self.service.role
+        if self.action == "drain":
+            return f"drain {role} ({' '.join(DRAIN[role])}: memtables flushed, writes refused)"
         if self.action == "stop":
             why = ON_SIGTERM.get(role)
             return f"stop {role} (SIGTERM{': ' + why if why else ''})"
@@ -139,11 +146,26 @@ class Move:
         return f"start {role} on {self.service.image}" + (f" with {volumes}" if volumes else "")
 
 
-def upgrade_plan(services: Mapping[str, Service], component: Component, image: str) -> tuple[Move, ...]:
-    """Every container of `component` stopped, then started again on `image`, each with what it had."""
+def upgrade_plan(
+    services: Mapping[str, Service],
+    component: Component,
+    image: str,
+    settings: Mapping[str, str] | None = None,
+) -> tuple[Move, ...]:
+    """Every container of `component` drained where its procedure says so and stopped, then started
+    again on `image`, each with what it had, plus `settings` (environment variables) if any."""
     roles = ROLES[component]
-    stops = tuple(Move("stop", services[role]) for role in roles)
-    return stops + tuple(Move("start", replace(services[role], image=image)) for role in reversed(roles))
+    stops = tuple(
+        move
+        for role in roles
+        for move in ((Move("drain", services[role]),) if role in DRAIN else ())
+        + (Move("stop", services[role]),)
+    )
+    starts = tuple(
+        Move("start", replace(services[role], image=image, env={**services[role].env, **(settings or {})}))
+        for role in reversed(roles)
+    )
+    return stops + starts
 
 
 def _kafka(image: str, port: int, controller: int, proxy: ProxyPorts, data: Path) -> Service:
@@ -157,11 +179,12 @@ def _kafka(image: str, port: int, controller: int, proxy: ProxyPorts, data: Path
     return Service("kafka", image, KAFKA_READY, 90, env=env, volumes={str(data): KAFKA_DATA})
 
 
-def _cassandra(image: str, native: int, storage: int, ssl: int, data: Path) -> Service:
+def _cassandra(image: str, native: int, storage: int, ssl: int, jmx: int, data: Path) -> Service:
     env = {
         "CASSANDRA_NATIVE_PORT": str(native),
         "CASSANDRA_STORAGE_PORT": str(storage),
         "CASSANDRA_SSL_STORAGE_PORT": str(ssl),
+        "CASSANDRA_JMX_PORT": str(jmx),
     }
     return Service("cassandra", image, CASSANDRA_READY, 180, env=env, volumes={str(data): CASSANDRA_DATA})
 
@@ -284,13 +307,17 @@ class Stack:
             folder.mkdir(parents=True, exist_ok=True)
         containers.reap_orphans()
         # All at once: ports handed out by separate calls could be handed out twice.
-        ports = free_ports(12)
+        ports = free_ports(13)
         proxy = ProxyPorts(*ports[8:12])
         bootstrap, cassandra_port = f"127.0.0.1:{ports[0]}", ports[2]
         toxiproxy = _toxiproxy(self._images.toxiproxy, proxy)
         groups: list[tuple[Service, ...]] = [
             (_kafka(self._images.kafka, ports[0], ports[1], proxy, self._data["kafka"]),),
-            (_cassandra(self._images.cassandra, ports[2], ports[3], ports[4], self._data["cassandra"]),),
+            (
+                _cassandra(
+                    self._images.cassandra, ports[2], ports[3], ports[4], ports[12], self._data["cassandra"]
+                ),
+            ),
             _spark(self._images.spark, self._shared, *ports[5:8]),
             (toxiproxy,),
         ]
@@ -350,18 +377,27 @@ class Stack:
         containers.remove(container)
 
     def upgrade(
-        self, component: Component, versions: Versions, images: Images, lose_data: bool = False
+        self,
+        component: Component,
+        versions: Versions,
+        images: Images,
+        lose_data: bool = False,
+        settings: Mapping[str, str] | None = None,
     ) -> StackInfo:
-        """Move `component` to its version in `versions`, in place: its containers stopped, and
-        started on the new image with the same ports, environment and data. `lose_data`: the new
-        containers start on empty storage (a negative control: an upgrade that loses the log).
-        A start that fails raises, with no container left for the component (upgrade it again to
-        any version that can start)."""
+        """Move `component` to its version in `versions`, in place: its containers drained (where the
+        procedure says so) and stopped, and started on the new image with the same ports,
+        environment and data, plus `settings`. `lose_data`: the new containers start on empty
+        storage (a negative control: an upgrade that loses the log). A start that fails raises,
+        with no container left for the component (upgrade it again to any version that can start)."""
         info = self.info
         self._moves += 1
         version = getattr(versions, component)
-        for move in upgrade_plan(self._services, component, getattr(images, component)):
+        for move in upgrade_plan(self._services, component, getattr(images, component), settings):
             log.info("%s %s -> %s: %s", component, getattr(self._versions, component), version, move)
+            if move.action == "drain":
+                if move.service.role in self._containers:  # none after a start that failed
+                    self.exec(move.service.role, DRAIN[move.service.role])
+                continue
             if move.action == "stop":
                 self._stop(move.service.role)
                 continue
@@ -373,6 +409,33 @@ class Stack:
         self._versions, self._images = versions, images
         self._info = replace(info, versions=versions, images=images, containers=self._names())
         return self._info
+
+    def restart(self, component: Component, settings: Mapping[str, str]) -> StackInfo:
+        """`component` restarted in place on the version it runs, with `settings` changed (a
+        rolling restart of the procedure: Cassandra 5.0's storage compatibility steps)."""
+        return self.upgrade(component, self._versions, self._images, settings=settings)
+
+    def exec(self, role: str, command: Sequence[str]) -> str:
+        """Run `command` in the container of `role`; its output, or an error with it if it failed."""
+        container = self._containers[role].get_wrapped_container()
+        result = container.exec_run(list(command))
+        output = result.output.decode(errors="replace").strip()
+        if result.exit_code != 0:
+            raise RuntimeError(
+                f"{' '.join(command)} in {container.name} exited {result.exit_code}: {output[-1000:]}"
+            )
+        return output
+
+    def logs(self, role: str) -> str:
+        """What the container of `role` has logged so far (stdout and stderr)."""
+        stdout, stderr = self._containers[role].get_logs()
+        return (stdout + stderr).decode(errors="replace")
+
+    def sstable_formats(self, keyspace: str) -> Counter[str]:
+        """SSTables of `keyspace` on disk per format version (the name's first part: 4.x's `nb`, 5.0's
+        `oa`), read from the data directory the node's container mounts."""
+        tables = self._data["cassandra"] / "data" / keyspace
+        return Counter(path.name.split("-", 1)[0] for path in tables.glob("*/*-Data.db"))
 
     def save_logs(self) -> list[Path]:
         saved = (containers.save_logs(c, self._logs) for c in self._containers.values())

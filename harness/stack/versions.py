@@ -54,3 +54,15 @@ class Versions:
             if getattr(args, f"{f.name}_version", None)
         }
         return replace(self, **chosen)
+
+
+# The oldest release of each component the audit covers, the one a team upgrades from: the upgrade
+# audit's paths (`audit --upgrade` without a value, and the deep profile) lead from these to the
+# defaults, one component after another in this order.
+OLDEST: Mapping[str, str] = {"kafka": "3.9.1", "cassandra": "4.1.10", "spark": "3.5.7"}
+
+
+def upgrade_paths(to: Versions | None = None) -> tuple[str, ...]:
+    """`COMPONENT=OLD:NEW` for each component, from its oldest release to `to`'s (the defaults)."""
+    to = to or Versions()
+    return tuple(f"{component}={old}:{getattr(to, component)}" for component, old in OLDEST.items())

@@ -6,13 +6,18 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 from harness.audit.run import add_arguments, options
-from harness.scenario.steps import Check, StartDriver, StopDriver
+from harness.scenario.steps import Check, Context, StartDriver, StopDriver
 from harness.scenario.upgrades import (
+    COMPATIBILITY,
     LOST_LOG,
+    CassandraCompatibility,
+    CompareClassification,
     DowngradeKafkaMetadata,
     FinalizeKafka,
     JoinProducer,
@@ -20,6 +25,9 @@ from harness.scenario.upgrades import (
     Transition,
     TryRollback,
     Upgrade,
+    UpgradeSSTables,
+    _errors,
+    _last_line,
     plan,
     release,
 )
@@ -33,7 +41,7 @@ from harness.stack.services import (
     _spark,
     upgrade_plan,
 )
-from harness.stack.versions import Versions
+from harness.stack.versions import OLDEST, Versions, upgrade_paths
 
 BASE = Versions()
 
@@ -42,7 +50,7 @@ def services(workdir: Path) -> dict[str, Service]:
     master, worker = _spark("spark:old", workdir / "shared", 7077, 8080, 8081)
     return {
         "kafka": _kafka("kafka:old", 9092, 9093, ProxyPorts(1, 2, 3, 4), workdir / "kafka-data"),
-        "cassandra": _cassandra("cassandra:old", 9042, 7000, 7001, workdir / "cassandra-data"),
+        "cassandra": _cassandra("cassandra:old", 9042, 7000, 7001, 7199, workdir / "cassandra-data"),
         "spark-master": master,
         "spark-worker": worker,
     }
@@ -60,13 +68,22 @@ def test_kafka_restarts_on_the_new_image_with_its_log_its_ports_and_its_cluster_
     assert f"{tmp_path / 'kafka-data'} -> {KAFKA_DATA}" in str(start)
 
 
-def test_cassandra_restarts_on_its_data_directory(tmp_path: Path) -> None:
+def test_cassandra_is_drained_then_restarts_on_its_data_directory(tmp_path: Path) -> None:
     old = services(tmp_path)
-    stop, start = upgrade_plan(old, "cassandra", "cassandra:new")
-    assert [stop.action, start.action] == ["stop", "start"]
+    drain, stop, start = upgrade_plan(old, "cassandra", "cassandra:new")
+    assert [drain.action, stop.action, start.action] == ["drain", "stop", "start"]
+    assert "nodetool.sh drain" in str(drain)
     assert start.service == replace(old["cassandra"], image="cassandra:new")
     assert start.service.volumes == {str(tmp_path / "cassandra-data"): CASSANDRA_DATA}
-    assert "drains" in str(stop)
+    # nodetool inside the container reaches the node on the JMX port the harness gave it.
+    assert start.service.env["CASSANDRA_JMX_PORT"] == "7199"
+
+
+def test_a_restart_with_settings_keeps_the_rest_of_the_environment(tmp_path: Path) -> None:
+    old = services(tmp_path)
+    *_, start = upgrade_plan(old, "cassandra", "cassandra:old", {COMPATIBILITY: "UPGRADING"})
+    assert start.service.env == {**old["cassandra"].env, COMPATIBILITY: "UPGRADING"}
+    assert start.service.image == "cassandra:old"
 
 
 def test_spark_stops_the_worker_first_and_starts_the_master_first(tmp_path: Path) -> None:
@@ -151,6 +168,8 @@ def test_the_upgrade_moves_each_component_under_load_then_a_fault_then_the_check
     spark_move = next(i for i, s in enumerate(moving) if isinstance(s, Upgrade) and s.transition == spark)
     assert isinstance(moving[spark_move - 1], StopDriver)
     assert isinstance(moving[spark_move + 1], StartDriver)
+    # ANSI on by default from Spark 4.0: the same records classified under both versions, reported.
+    assert moving[spark_move + 2] == CompareClassification(spark)
     after = steps[join:]
     assert any(isinstance(s, StartDriver) and s.failpoints for s in after), "a fault after the move"
     assert steps[-1] == Check()
@@ -175,12 +194,50 @@ def test_kafka_rollbacks_and_the_control() -> None:
     assert control.build(1, 100).steps[-1] == Check()
 
 
-def test_cassandra_is_rolled_back_after_the_upgrade_on_the_data_the_new_version_wrote() -> None:
+def test_cassandra_5_goes_through_its_storage_steps_then_rewrites_its_sstables() -> None:
     cassandra = Transition("cassandra", "4.1.10", "5.0.6")
-    _, rollback = plan(BASE, [cassandra]).scenarios
-    assert rollback.name == "rollback-cassandra-5.0.6-4.1.10"
-    assert TryRollback(cassandra.back()) in rollback.build(1, 100).steps
-    assert "try to roll back cassandra 5.0.6 -> 4.1.10 in place" in rollback.build(1, 100).describe()
+    before, upgrade, after = plan(BASE, [cassandra]).scenarios
+    moving = [s for s in upgrade.build(1, 100).steps if isinstance(s, Upgrade | CassandraCompatibility)]
+    assert moving == [
+        Upgrade(cassandra, settings=((COMPATIBILITY, "CASSANDRA_4"),)),
+        CassandraCompatibility("UPGRADING"),
+        CassandraCompatibility("NONE"),
+    ]
+    assert UpgradeSSTables() in upgrade.build(1, 100).steps
+    # The way back is tried twice: in CASSANDRA_4, where 4.1 can still read the data (before the
+    # upgrade, ending on the old version), and after NONE, where it cannot (reported).
+    assert before.name == "rollback-cassandra-5.0.6-4.1.10-in-cassandra-4"
+    assert [s for s in before.build(1, 100).steps if isinstance(s, Upgrade)] == [
+        Upgrade(cassandra, settings=((COMPATIBILITY, "CASSANDRA_4"),)),
+        Upgrade(cassandra.back()),
+    ]
+    assert not any(isinstance(s, CassandraCompatibility) for s in before.build(1, 100).steps)
+    assert after.name == "rollback-cassandra-5.0.6-4.1.10-after-none"
+    assert TryRollback(cassandra.back()) in after.build(1, 100).steps
+    assert "try to roll back cassandra 5.0.6 -> 4.1.10 in place" in after.build(1, 100).describe()
+
+
+def test_a_move_within_4x_has_no_storage_steps() -> None:
+    cassandra = Transition("cassandra", "4.0.19", "4.1.10")
+    upgrade, after = plan(BASE, [cassandra]).scenarios
+    assert not any(
+        isinstance(s, CassandraCompatibility | UpgradeSSTables) for s in upgrade.build(1, 100).steps
+    )
+    assert after.name == "rollback-cassandra-4.1.10-4.0.19"
+
+
+def test_a_refusal_names_its_files_by_count() -> None:
+    logged = (
+        "WARN  [main] StartupChecks.java:314 - The JVM is not configured to stop on OutOfMemoryError\n"
+        "ERROR [main] CassandraDaemon.java:900 - Detected unreadable sstables "
+        "/var/lib/cassandra/data/tally/pageviews-1/oa-5-big-Data.db,/var/lib/cassandra/data/system/local-2/"
+        "oa-22-big-Index.db,/var/lib/cassandra/data/system/local-2/oa-22-big-Data.db, please check NEWS.txt\n"
+        "INFO  [main] the JVM exits"
+    )
+    assert _last_line(logged) == (
+        "ERROR [main] CassandraDaemon.java:900 - Detected unreadable sstables "
+        "3 files such as oa-5-big-Data.db, please check NEWS.txt"
+    )
 
 
 def test_spark_alone_has_no_kafka_rollback_and_no_control() -> None:
@@ -192,3 +249,51 @@ def test_spark_alone_has_no_kafka_rollback_and_no_control() -> None:
 @pytest.mark.parametrize(("version", "expected"), [("4.1.1", "4.1"), ("3.9.1", "3.9"), ("4.0.0", "4.0")])
 def test_the_release_version_kafka_features_takes(version: str, expected: str) -> None:
     assert release(version) == expected
+
+
+def test_upgrade_without_a_value_runs_the_declared_paths_in_order() -> None:
+    opts = options(audit_options("--upgrade"))
+    (start,) = opts.version_sets
+    assert start == replace(BASE, kafka=OLDEST["kafka"], cassandra=OLDEST["cassandra"], spark=OLDEST["spark"])
+    assert opts.moves_to[-1] == BASE
+    assert [e.name for e in opts.scenarios][:2] == [
+        f"rollback-kafka-{BASE.kafka}-{OLDEST['kafka']}-before-finalize",
+        f"rollback-cassandra-{BASE.cassandra}-{OLDEST['cassandra']}-in-cassandra-4",
+    ]
+
+
+def test_the_deep_profile_runs_the_declared_upgrades_after_its_catalogue() -> None:
+    opts = options(audit_options("--profile", "deep"))
+    assert opts.upgrades is not None
+    declared = plan(BASE, [Transition.parse(p) for p in upgrade_paths()])
+    assert [e.name for e in opts.upgrades.scenarios] == [e.name for e in declared.scenarios]
+    assert [c.name for c in opts.upgrades.controls] == [LOST_LOG]
+    # A selection, the mutation suite or the quick profile stays what it names.
+    assert options(audit_options("--profile", "deep", "--scenarios", "normal-flow")).upgrades is None
+    assert options(audit_options("--profile", "deep", "--mutants")).upgrades is None
+    assert options(audit_options()).upgrades is None
+
+
+class LoggedStack:
+    def __init__(self, logged: str) -> None:
+        self.logged = logged
+
+    def logs(self, role: str) -> str:
+        return self.logged if role == "cassandra" else ""
+
+
+def test_an_error_a_started_node_logged_is_reported_by_its_cause() -> None:
+    logged = (
+        "INFO  [main] Initializing system.compaction_history\n"
+        "ERROR [SSTableBatchOpen:2] JVMStabilityInspector.java:68 - Exception in thread\n"
+        "java.lang.IllegalStateException: org.apache.cassandra.exceptions.UnknownColumnException\n"
+        "\tat org.apache.cassandra.io.sstable.format.SSTableReader.open(SSTableReader.java:514)\n"
+        "Caused by: org.apache.cassandra.exceptions.UnknownColumnException: Unknown column x\n"
+        "INFO  [main] Initializing system.sstable_activity\n"
+    )
+    ctx = cast(Context, SimpleNamespace(stack=LoggedStack(logged)))
+    assert _errors(ctx, "cassandra") == (
+        "; 1 ERROR line(s) logged as it started, the first: cassandra: Caused by: "
+        "org.apache.cassandra.exceptions.UnknownColumnException: Unknown column x"
+    )
+    assert _errors(cast(Context, SimpleNamespace(stack=LoggedStack("INFO  [main] up\n"))), "cassandra") == ""

@@ -35,6 +35,16 @@ auto_snapshot: false
 snapshot_on_duplicate_row_detection: false
 concurrent_compactors: 1
 YAML
+# 5.0's upgrade steps (CASSANDRA_4, then UPGRADING, then NONE) are a setting of the node; 4.x does not
+# know it and would refuse the file, so a 4.x node started with it set (a rollback) leaves it out.
+major=$(basename /opt/cassandra/lib/cassandra-all-*.jar | sed 's/cassandra-all-\([0-9]*\).*/\1/')
+if [[ -n ${CASSANDRA_STORAGE_COMPATIBILITY_MODE:-} && $major -ge 5 ]]; then
+  echo "storage_compatibility_mode: ${CASSANDRA_STORAGE_COMPATIBILITY_MODE}" >> "$conf/cassandra.yaml"
+fi
+# JMX on loopback only, for nodetool inside the container (drain, upgradesstables); the port comes
+# from the harness, since every container shares the host's network.
+jmx=()
+[[ -n ${CASSANDRA_JMX_PORT:-} ]] && jmx=(-Dcassandra.jmx.local.port="${CASSANDRA_JMX_PORT}")
 # Cassandra's options per Java (jvm11 from 4.1, jvm17 from 5.0), picked by the Java its base
 # installed rather than by the Cassandra version, so that the two cannot disagree.
 java_home=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
@@ -44,7 +54,7 @@ options="/opt/cassandra/jvm${java_major}.options"
 mapfile -t jvm_options < <(grep -E '^-' "$options")
 jamm=$(ls /opt/cassandra/lib/jamm-*.jar | head -n 1)
 exec java -Xms${CASSANDRA_HEAP:-768m} -Xmx${CASSANDRA_HEAP:-768m} -Xss512k \
-  "${jvm_options[@]}" -javaagent:"$jamm" \
+  "${jvm_options[@]}" "${jmx[@]}" -javaagent:"$jamm" \
   -Dcassandra.config="file://$conf/cassandra.yaml" -Dcassandra.storagedir="$data" \
   -Dlogback.configurationFile=/opt/cassandra/logback.xml \
   -Dcassandra-foreground=yes -Dcassandra.skip_wait_for_gossip_to_settle=0 \
