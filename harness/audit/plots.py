@@ -88,8 +88,8 @@ def _mark_fault(axes: Axes, scenario: ScenarioResult, fault: float | None, heal:
 
 
 def _mark_transition(axes: Axes, scenario: ScenarioResult, moved_at: float, moved_by: float) -> None:
-    """An upgrade's timeline in three parts, labelled in a band above the data: the versions it
-    started on, the move (shaded, and named in the legend), the versions it moved to.
+    """An upgrade's timeline in three parts: the versions it started on ("old"), the move (shaded,
+    and named in the legend), the versions it moved to ("new"); the versions are named in the title.
 
     The side labels stand outside the shaded move, one ending at its start and one beginning at its
     end, and "moving" is written upright inside it: a move of a few seconds in a run of minutes is
@@ -105,9 +105,11 @@ def _mark_transition(axes: Axes, scenario: ScenarioResult, moved_at: float, move
     axes.axvline(moved_by, color=HEAL_COLOUR, linewidth=1)
     low, high = axes.get_ylim()
     axes.set_ylim(low, low + (high - low) / DATA_SHARE)
-    before, after = _sides(scenario)
-    _side_label(axes, before, moved_at, "right")
-    _side_label(axes, after, moved_by, "left")
+    # The versions under the title, where a long label always fits; beside the move, the words
+    # that place them, short enough for a move in the first seconds of a run.
+    axes.set_title(f"{scenario.name}: {scenario.verdict}\n{_transition(scenario)}", loc="left", fontsize=10)
+    _side_label(axes, "old", moved_at, "right")
+    _side_label(axes, "new", moved_by, "left")
     axes.text(
         (moved_at + moved_by) / 2,
         LABEL_Y,
@@ -142,15 +144,16 @@ def _side_label(axes: Axes, text: str, at_s: float, ha: Literal["left", "right"]
     )
 
 
-def _sides(scenario: ScenarioResult) -> tuple[str, str]:
-    """What ran before and after the move: the components that changed, with their versions, or
-    words when the result does not say or nothing changed (a refused rollback, a round trip)."""
-    if not scenario.versions_after:
-        return "old versions", "new versions"
+def _transition(scenario: ScenarioResult) -> str:
+    """What ran before and after the move: the components that changed, with their versions."""
+    if not scenario.versions_after:  # an audit.json from before the field
+        return f"from {scenario.versions}"
     before, after = scenario.versions.split(), scenario.versions_after.split()
-    if before == after:
-        return "before the move", "after it: the same versions"
-    return " ".join(v for v in before if v not in after), " ".join(v for v in after if v not in before)
+    if before == after:  # a refused rollback, or a round trip
+        return f"{scenario.versions}, the same before and after the move"
+    return (
+        f"{' '.join(v for v in before if v not in after)} → {' '.join(v for v in after if v not in before)}"
+    )
 
 
 def recovery_png(result: AuditResult) -> bytes:

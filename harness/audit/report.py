@@ -103,9 +103,11 @@ def _fault_line(s: ScenarioResult) -> str:
 
 
 def _ran_on(vs: VersionSetResult, s: ScenarioResult) -> str:
-    """The version set a scenario ran on, and the one its moves left the stack on if they differ."""
-    moved = s.versions_after and s.versions_after != s.versions
-    return f"{vs.label} → {s.versions_after}" if moved else vs.label
+    """The versions a scenario started on (an upgrade audit's later scenarios start where the one
+    before left the stack), and those its moves left the stack on if they differ."""
+    started = s.versions or vs.label
+    moved = s.versions_after and s.versions_after != started
+    return f"{started} → {s.versions_after}" if moved else started
 
 
 def _stall_line(s: ScenarioResult) -> str:

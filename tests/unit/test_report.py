@@ -28,7 +28,7 @@ from hypothesis import given
 from report_view import Page
 
 from harness.audit.model import AuditResult, InFlight, ScenarioResult, VersionSetResult
-from harness.audit.plots import _sides, recovery_png, timeline_png
+from harness.audit.plots import _transition, recovery_png, timeline_png
 from harness.audit.report import render_html, render_junit, render_markdown, write_report
 
 GOLDEN = Path(__file__).parent / "golden" / "report.md"
@@ -257,16 +257,16 @@ def test_plots_survive_empty_timelines_and_audits_without_faults() -> None:
 
 
 @pytest.mark.parametrize(
-    ("after", "sides"),
+    ("after", "transition"),
     [
-        (UPGRADED_LABEL, ("spark-3.5.7 kafka-3.9.1", "spark-4.0.0 kafka-4.1.1")),
-        (UPGRADE_LABEL, ("before the move", "after it: the same versions")),  # refused, or a round trip
-        ("", ("old versions", "new versions")),  # an audit.json from before the field
+        (UPGRADED_LABEL, "spark-3.5.7 kafka-3.9.1 → spark-4.0.0 kafka-4.1.1"),
+        (UPGRADE_LABEL, f"{UPGRADE_LABEL}, the same before and after the move"),  # refused, or a round trip
+        ("", f"from {UPGRADE_LABEL}"),  # an audit.json from before the field
     ],
 )
 def test_a_transition_is_labelled_with_what_ran_on_either_side_of_the_move(
-    after: str, sides: tuple[str, str]
+    after: str, transition: str
 ) -> None:
     scenario = replace(upgrade_scenario(), versions_after=after)
-    assert _sides(scenario) == sides
+    assert _transition(scenario) == transition
     assert timeline_png(scenario).startswith(PNG_MAGIC)
