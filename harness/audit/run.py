@@ -180,7 +180,7 @@ def _upgrade_options(
     transitions = [Transition.parse(spec) for spec in specs]
     plan = upgrade_plan(base, transitions)
     # The gate's share: the upgrade itself and its control; the rollbacks run in quick and deep.
-    scenarios = plan.scenarios if args.profile != "gate" else (plan.upgrade,)
+    scenarios = plan.scenarios if args.profile != "gate" else (plan.gate,)
     return AuditOptions(
         version_sets=(plan.start,),
         scenarios=scenarios,

@@ -71,10 +71,6 @@ def test_kafka_and_spark_upgrades_in_place_under_load_are_exact(out: Path) -> No
     assert "finalize kafka: kafka-features upgrade --release-version 4.1: " in moves
     assert "FinalizedVersionLevel: 4.1" in moves
     assert f"upgrade spark {SPARK[0]} -> {SPARK[1]} in place: done" in moves
-    # Spark 4.0 turns ANSI mode on: the same probe records, classified alike by both versions.
-    assert re.search(
-        rf"classified identically by spark {SPARK[0]} \(ANSI off\) and {SPARK[1]} \(ANSI on\)", moves
-    ), moves
     # The events sent while moving, judged on their own: every one accounted for.
     assert upgrade.in_flight is not None
     assert upgrade.in_flight.valid is True, upgrade.in_flight
