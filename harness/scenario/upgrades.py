@@ -25,7 +25,6 @@ import docker
 from harness.eventually import eventually
 from harness.nemesis.faults import wait_answers, wait_cql
 from harness.scenario.catalogue import START_MS, Entry, load
-from harness.scenario.classification import classify, differences, summary
 from harness.scenario.steps import (
     Check,
     Context,
@@ -225,6 +224,10 @@ class CompareClassification(Step):
         return f"classify the probe corpus under spark {t.old} and {t.new} (each image's defaults)"
 
     def run(self, ctx: Context) -> None:
+        # Here, not at the top: the probe module needs pyspark, and `python -m harness pyspark`,
+        # which installs it, parses the audit's options from this module's importers.
+        from harness.scenario.classification import classify, differences, summary
+
         t, info = self.transition, ctx.trial.stack
         images = [ensure_images(_moved(info.versions, t, version)).spark for version in (t.old, t.new)]
         # Two one-off containers side by side: each is a JVM start and one small job.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,20 @@ def test_every_command_has_its_help(argv: list[str], says: str, capsys: pytest.C
 def test_audit_compare_is_a_sub_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "compare", str(tmp_path / "nowhere"), str(tmp_path)]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_the_command_line_loads_without_pyspark() -> None:
+    """`python -m harness pyspark` installs pyspark: what it loads (every command parses the audit's
+    options first) must not need it."""
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, harness.__main__, harness.audit.run; "
+            "print(sorted(m for m in sys.modules if 'pyspark' in m))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"
