@@ -501,9 +501,9 @@ def _after(seed: int, events: int) -> tuple[Step, ...]:
     )
 
 
-def _under_load(moves: Sequence[Step], seed: int, events: int) -> tuple[Step, ...]:
-    """Live data on the versions the stack runs; `moves` while a producer keeps sending; a fault on
-    the versions they leave; the whole history checked."""
+def _under_load(moves: Sequence[Step], seed: int, events: int, fault: bool = True) -> tuple[Step, ...]:
+    """Live data on the versions the stack runs; `moves` while a producer keeps sending; with
+    `fault`, a fault on the versions they leave; the whole history checked."""
     return (
         load(seed, events),
         StartDriver(),
@@ -512,15 +512,15 @@ def _under_load(moves: Sequence[Step], seed: int, events: int) -> tuple[Step, ..
         *moves,
         JoinProducer(),
         WaitConsumed(),
-        *_after(seed, events),
+        *(_after(seed, events) if fault else (Check(),)),
     )
 
 
 def upgrade(
-    transitions: Sequence[Transition], seed: int, events: int, probe: bool = True
+    transitions: Sequence[Transition], seed: int, events: int, probe: bool = True, fault: bool = True
 ) -> tuple[Step, ...]:
     """Each component to its new version in turn, each procedure completed: exact."""
-    return _under_load(_moves(transitions, complete=True, probe=probe), seed, events)
+    return _under_load(_moves(transitions, complete=True, probe=probe), seed, events, fault)
 
 
 def rollback(transition: Transition, seed: int, events: int) -> tuple[Step, ...]:
@@ -586,9 +586,11 @@ class Plan:
 
     @property
     def gate(self) -> Entry:
-        """The upgrade as the gate runs it: without the classification probe, whose corpus the unit
-        tiers already run on both Sparks (`tox -e unit`, `tox -e unit-spark35`) without Docker."""
-        return replace(self.upgrade, steps=partial(upgrade, self.transitions, probe=False))
+        """The upgrade as the gate runs it, each check once in the gate: without the classification
+        probe, whose corpus the unit tiers run on both Sparks (`tox -e unit`, `tox -e unit-spark35`),
+        and without the fault after the move, which the chaos tier runs on the same new versions
+        (the defaults: crash-after_write)."""
+        return replace(self.upgrade, steps=partial(upgrade, self.transitions, probe=False, fault=False))
 
     @property
     def moves_to(self) -> tuple[Versions, ...]:

@@ -299,11 +299,14 @@ def test_an_error_a_started_node_logged_is_reported_by_its_cause() -> None:
     assert _errors(cast(Context, SimpleNamespace(stack=LoggedStack("INFO  [main] up\n"))), "cassandra") == ""
 
 
-def test_the_gate_runs_the_upgrade_without_the_classification_probe() -> None:
+def test_the_gate_runs_the_upgrade_without_what_other_tiers_of_the_gate_check() -> None:
     spark = Transition("spark", "3.5.7", "4.0.0")
     planned = plan(BASE, [spark])
     assert CompareClassification(spark) in planned.upgrade.build(1, 100).steps
     assert CompareClassification(spark) not in planned.gate.build(1, 100).steps
+    # The fault after the move is the chaos tier's crash-after_write, on the same (default) versions.
+    assert not any(isinstance(s, StartDriver) and s.failpoints for s in planned.gate.build(1, 100).steps)
+    assert planned.gate.build(1, 100).steps[-1] == Check()
     assert planned.gate.name == planned.upgrade.name
     opts = options(audit_options("--profile", "gate", "--upgrade", "spark=3.5.7:4.0.0"))
     assert [e.build(1, 100).steps for e in opts.scenarios] == [planned.gate.build(1, 100).steps]
