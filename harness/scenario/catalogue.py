@@ -85,14 +85,15 @@ def load(
 
 
 def crash_in_a_fresh_batch(point: str, seed: int = SEED, events: int = 4_000) -> tuple[Step, ...]:
-    """Phase A committed; phase B (new windows, one batch) crashes at `point`, then replays."""
+    """Phase A committed as batch 0; phase B (new windows) arrives while the same driver runs, and its
+    first batch crashes at `point`; a new driver replays it. One driver carries both phases, armed
+    from batch 1 (a batch that writes nothing, such as the watermark's no-data batch, never reaches
+    a point): a restart in between would only add a start, which graceful-restart covers."""
     return (
         load(seed, events),
-        StartDriver(),
+        StartDriver(failpoints=(f"{point}=crash@1+",)),
         WaitConsumed(),
-        StopDriver(),
         load(seed + 1, events * 3 // 8, minute=30),
-        StartDriver(failpoints=(f"{point}=crash@0+",)),
         WaitDriverExit(),
         StartDriver(),
         WaitConsumed(),
@@ -394,6 +395,8 @@ CATALOGUE: tuple[Entry, ...] = (
             f"crash at {point}",
             CRASH_PROFILES[point],
             WaitDriverExit,
+            # Phase A, produced before the start, in one batch: the crash is then always phase B's.
+            trial={"max_offsets_per_trigger": None},
         )
         for point in CRASH_POINTS
     ),
