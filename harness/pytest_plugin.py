@@ -67,18 +67,24 @@ def versions() -> Versions:
 
 
 @pytest.fixture(scope="session")
-def stack(versions: Versions, pytestconfig: pytest.Config) -> Iterator[StackInfo]:
+def running_stack(versions: Versions, pytestconfig: pytest.Config) -> Iterator[Stack]:
+    """The session's one stack, for every test that does not need a fresh one (the audit runs on it)."""
     require_engine()
     # Not pytest's tmp_path: it keeps only the last few runs, and the logs must outlive them.
     workdir = pytestconfig.rootpath / ".tally" / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     stack = Stack(versions, ensure_images(versions), workdir)
     try:
         started = time.monotonic()
-        info = stack.start()
+        stack.start()
         log.info("%s up in %.1f s", versions.label(), time.monotonic() - started)
-        yield info
+        yield stack
     finally:
         stack.close()
+
+
+@pytest.fixture(scope="session")
+def stack(running_stack: Stack) -> StackInfo:
+    return running_stack.info
 
 
 @pytest.fixture

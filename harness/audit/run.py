@@ -247,8 +247,13 @@ def _first_line(text: str) -> str:
 
 
 def audit_version_set(
-    versions: Versions, opts: AuditOptions, workdir: Path, progress: Progress
+    versions: Versions,
+    opts: AuditOptions,
+    workdir: Path,
+    progress: Progress,
+    running: Stack | None = None,
 ) -> VersionSetResult:
+    """`running`: a stack of these versions already up (a test session's), used and left running."""
     label = versions.label()
     vs = VersionSetResult(versions=_versions_dict(versions), label=label)
     progress.say(f"{label}: images")
@@ -259,14 +264,17 @@ def audit_version_set(
     except Exception as error:
         progress.say(f"{label}: build failed: {_first_line(str(error))}")
         return replace(vs, status="build-failed", error=f"{type(error).__name__}: {error}")
-    stack = Stack(versions, images, workdir.resolve())
+    stack = running or Stack(versions, images, workdir.resolve())
     try:
-        progress.say(f"{label}: starting the stack")
-        try:
-            stack.start()
-        except Exception as error:
-            progress.say(f"{label}: start failed: {_first_line(str(error))}")
-            return replace(vs, status="start-failed", error=f"{type(error).__name__}: {error}")
+        if running:
+            progress.say(f"{label}: on the stack already running ({running.info.shared_dir})")
+        else:
+            progress.say(f"{label}: starting the stack")
+            try:
+                stack.start()
+            except Exception as error:
+                progress.say(f"{label}: start failed: {_first_line(str(error))}")
+                return replace(vs, status="start-failed", error=f"{type(error).__name__}: {error}")
         results = []
         runs = [(mutant, entry) for mutant in opts.mutants for entry in mutant.entries(opts.profile)]
         total = len(opts.controls) + len(opts.scenarios) + len(runs)
@@ -296,7 +304,8 @@ def audit_version_set(
                 bar.update()
         return replace(vs, scenarios=results, mutants=killed)
     finally:
-        stack.close()
+        if not running:
+            stack.close()
 
 
 @dataclass
@@ -445,7 +454,8 @@ def run_scenario(entry: Entry, stack: Stack, opts: AuditOptions, progress: Progr
     )
 
 
-def run(opts: AuditOptions) -> int:
+def run(opts: AuditOptions, running: Stack | None = None) -> int:
+    """The audit; `running`: a stack already up, used for the version set it runs (not an upgrade's)."""
     progress = Progress()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     require_engine()
@@ -466,7 +476,13 @@ def run(opts: AuditOptions) -> int:
     # Log lines print above the progress bar instead of through it.
     with logging_redirect_tqdm(loggers=[logging.getLogger("harness")]):
         sets = [
-            audit_version_set(versions, opts, runs / f"{i + 1}-{_slug(versions.label())}", progress)
+            audit_version_set(
+                versions,
+                opts,
+                runs / f"{i + 1}-{_slug(versions.label())}",
+                progress,
+                running if running and running.info.versions == versions else None,
+            )
             for i, versions in enumerate(opts.version_sets)
         ]
         if opts.upgrades is not None:

@@ -1,9 +1,12 @@
-"""The audit end to end, as a user runs it: a wrong sink (plus a version that cannot be built) whose
-audit comes out invalid with exit 1. The valid side, with its report rendered, is the upgrade audit
-(test_upgrade.py); the oldest Kafka under both Sparks, side by side, is `tox -e versions`."""
+"""The audit end to end, with the options a user gives it: a wrong sink (plus a version that cannot be
+built) whose audit comes out invalid with exit 1. It runs on the session's stack, which has the
+default versions: a stack of its own would cost a start and prove nothing more. The valid side, with
+its report rendered, is the upgrade audit (test_upgrade.py), a process of its own on a stack of the
+old versions; the oldest Kafka under both Sparks, side by side, is `tox -e versions`."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -14,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from harness.audit.model import AuditResult
+from harness.audit.run import add_arguments, options, run
+from harness.stack.services import Stack
 from harness.stack.versions import Versions
 
 pytestmark = pytest.mark.integration
@@ -47,18 +52,29 @@ def tail(text: str, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def test_a_wrong_sink_and_an_unbuildable_version_make_the_audit_invalid(out: Path) -> None:
+def test_a_wrong_sink_and_an_unbuildable_version_make_the_audit_invalid(
+    out: Path, running_stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The sink the checker once judged exact: it counts nothing and reports every event late."""
     default = Versions.from_env()
-    code, log = audit(
-        out,
-        "--sink",
-        "harness.scenario.wrong_sinks:AllLateSink",
-        "--matrix",
-        f"kafka={default.kafka},{UNBUILDABLE_KAFKA}",
-        "--scenarios",
-        "normal-flow",
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--out",
+            str(out),
+            "--events",
+            "2000",
+            "--sink",
+            "harness.scenario.wrong_sinks:AllLateSink",
+            "--matrix",
+            f"kafka={default.kafka},{UNBUILDABLE_KAFKA}",
+            "--scenarios",
+            "normal-flow",
+        ]
     )
+    code = run(options(args), running=running_stack)
+    log = capsys.readouterr().err
     assert code == 1, tail(log)
     failed = [line for line in log.splitlines() if line.startswith("FAILED ")]
     assert len(failed) == 2, tail(log)

@@ -34,7 +34,7 @@ def test_a_sample_project_uses_the_plugin(tmp_path: Path) -> None:
     assert "1 passed, 1 deselected" in ran.stdout
     assert "tally seed: 4242 (replay with --seed 4242)" in ran.stdout
     fixtures = pytest_in(tmp_path, "--fixtures")
-    for name in ("stack", "trial", "seed", "versions"):
+    for name in ("stack", "running_stack", "trial", "seed", "versions"):
         assert f"\n{name} " in fixtures.stdout or f"\n{name}\n" in fixtures.stdout, name
     markers = pytest_in(tmp_path, "--markers")
     assert "@pytest.mark.integration: needs Docker" in markers.stdout
