@@ -65,30 +65,30 @@ class UuidRowsSink(CassandraSink):
         deltas = _events_per_window(batch)
         if not deltas:
             return
+        job = self.generation.job
         self.session.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.keyspace}.seed_rows (site_id text, window_start timestamp,"
-            " ts timeuuid, views bigint, PRIMARY KEY ((site_id, window_start), ts))"
+            f"CREATE TABLE IF NOT EXISTS {self.keyspace}.seed_rows (job text, site_id text,"
+            " window_start timestamp, ts timeuuid, views bigint,"
+            " PRIMARY KEY ((job, site_id, window_start), ts))"
         )
         add = self.session.prepare(
-            f"INSERT INTO {self.keyspace}.seed_rows (site_id, window_start, ts, views)"
-            " VALUES (?, ?, now(), ?)"
+            f"INSERT INTO {self.keyspace}.seed_rows (job, site_id, window_start, ts, views)"
+            " VALUES (?, ?, ?, now(), ?)"
         )
         total = self.session.prepare(
             f"SELECT sum(views) AS views FROM {self.keyspace}.seed_rows"
-            " WHERE site_id = ? AND window_start = ?"
+            " WHERE job = ? AND site_id = ? AND window_start = ?"
         )
         put = self.session.prepare(
             f"INSERT INTO {self.keyspace}.pageviews (job, site_id, window_start, window_end, views, batch_id)"
             " VALUES (?, ?, ?, ?, ?, ?)"
         )
         for row in deltas:
-            self.session.execute(add, (row.site_id, row.window_start, row["count"]))
+            self.session.execute(add, (job, row.site_id, row.window_start, row["count"]))
         self.failpoints.hit("sink.after_write", batch_id)
         for row in deltas:
-            views = self.session.execute(total, (row.site_id, row.window_start)).one().views
-            self.session.execute(
-                put, (self.generation.job, row.site_id, row.window_start, row.window_end, views, batch_id)
-            )
+            views = self.session.execute(total, (job, row.site_id, row.window_start)).one().views
+            self.session.execute(put, (job, row.site_id, row.window_start, row.window_end, views, batch_id))
 
 
 class CommitThenWriteSink(CassandraSink):
@@ -96,15 +96,20 @@ class CommitThenWriteSink(CassandraSink):
     crash in the middle of the write loses the rest of that batch for good."""
 
     def write(self, batch: DataFrame, batch_id: int) -> None:
+        job = self.generation.job
         self.session.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.keyspace}.done_batches (batch_id bigint PRIMARY KEY)"
+            f"CREATE TABLE IF NOT EXISTS {self.keyspace}.done_batches"
+            " (job text, batch_id bigint, PRIMARY KEY ((job), batch_id))"
         )
         done = self.session.execute(
-            f"SELECT batch_id FROM {self.keyspace}.done_batches WHERE batch_id = %s", (batch_id,)
+            f"SELECT batch_id FROM {self.keyspace}.done_batches WHERE job = %s AND batch_id = %s",
+            (job, batch_id),
         ).one()
         if done is not None:
             return
-        self.session.execute(f"INSERT INTO {self.keyspace}.done_batches (batch_id) VALUES (%s)", (batch_id,))
+        self.session.execute(
+            f"INSERT INTO {self.keyspace}.done_batches (job, batch_id) VALUES (%s, %s)", (job, batch_id)
+        )
         super().write(batch, batch_id)
 
 
