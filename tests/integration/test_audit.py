@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,16 +23,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 UNBUILDABLE_KAFKA = "0.0.1"  # not on Maven Central: the image cannot be built
-
-
-def audit(out: Path, *args: str) -> tuple[int, str]:
-    """`python -m harness audit` in a subprocess, as tox runs it; returns the exit code and stderr."""
-    command = [sys.executable, "-m", "harness", "audit", "--out", str(out), "--events", "2000", *args]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False, timeout=900)
-    log = out / "audit.log"
-    out.mkdir(parents=True, exist_ok=True)
-    log.write_text(result.stdout + result.stderr)
-    return result.returncode, result.stderr
 
 
 @pytest.fixture

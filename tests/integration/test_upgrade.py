@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from report_view import Page, chromium
-from test_audit import audit, markdown, tail
+from test_audit import markdown, tail
 
 from harness.audit.model import AuditResult
 
@@ -25,6 +25,16 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 KAFKA = ("3.9.1", "4.1.1")
 SPARK = ("3.5.7", "4.0.0")
+
+
+def audit(out: Path, *args: str) -> tuple[int, str]:
+    """`python -m harness audit` in a subprocess, as tox runs it; returns the exit code and stderr."""
+    command = [sys.executable, "-m", "harness", "audit", "--out", str(out), "--events", "2000", *args]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False, timeout=900)
+    log = out / "audit.log"
+    out.mkdir(parents=True, exist_ok=True)
+    log.write_text(result.stdout + result.stderr)
+    return result.returncode, result.stderr
 
 
 @pytest.fixture
