@@ -259,7 +259,13 @@ class WaitDriverExit(Step):
         return "wait until the driver has exited (a failpoint crash)"
 
     def run(self, ctx: Context) -> None:
-        ctx.trial.wait_exit(ctx.trial.drivers[-1])
+        driver = ctx.trial.drivers[-1]
+        code = ctx.trial.wait_exit(driver)
+        # An exit for any other reason (a failed query, a refusal) tests nothing: say so, not pass.
+        assert driver.failpoint_crash() is not None, (
+            f"the fault did not land: {driver.name} exited with {code} without reaching its crash "
+            "failpoint (its log is in the run's logs)"
+        )
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ READY = "query .* started on"
 JIT = "-XX:TieredStopAtLevel=1"
 SUBMIT_ARGS = ("--driver-java-options", JIT, "--conf", f"spark.executor.extraJavaOptions={JIT}")
 FROZEN = re.compile(r"FAILPOINT \S+ stop batch=\d+ pid=(\d+)")
+CRASHED = re.compile(r"FAILPOINT \S+ crash batch=\d+")
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,10 @@ class Driver:
         found = FROZEN.findall(self.logs())
         return int(found[-1]) if found else None
 
+    def failpoint_crash(self) -> str | None:
+        """The failpoint line a `crash` failpoint logged before its SIGKILL, if it fired."""
+        return failpoint_crash(self.logs())
+
     def resume(self, pid: int) -> None:
         """SIGCONT to a process a `stop` failpoint froze: the zombie carries on where it stopped."""
         result = self.container.get_wrapped_container().exec_run(["kill", "-CONT", str(pid)])
@@ -216,6 +221,11 @@ class Driver:
                 log.info("%s: %s", self.name, self.startup())
             containers.remove(self._container)
             self._container = None
+
+
+def failpoint_crash(logs: str) -> str | None:
+    found = CRASHED.findall(logs)
+    return found[-1] if found else None
 
 
 def progress(spec: DriverSpec) -> list[dict[str, Any]]:

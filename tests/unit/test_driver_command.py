@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from harness.bench.contenders import BenchDriver
-from harness.stack.driver import Driver, DriverSpec
+from harness.stack.driver import Driver, DriverSpec, failpoint_crash
 
 STACK = SimpleNamespace(
     bootstrap_servers="127.0.0.1:9092",
@@ -36,3 +36,14 @@ def test_every_benchmark_contender_goes_direct() -> None:
         command = BenchDriver(STACK, SPEC, module=module).command()  # type: ignore[arg-type]
         assert option(command, "--bootstrap-servers") == STACK.bootstrap_servers, module
         assert option(command, "--cassandra-hosts") == STACK.cassandra_hosts, module
+
+
+def test_a_crash_counts_only_when_its_failpoint_fired() -> None:
+    """WaitDriverExit says the fault did not land when the driver exited for any other reason."""
+    crashed = (
+        "2026-12-02T02:53:36Z batch 2: 60 counts, 11 dead letters, 0 late\n"
+        "2026-12-02T02:53:37Z FAILPOINT sink.after_write crash batch=3 pid=7\n"
+    )
+    assert failpoint_crash(crashed) == "FAILPOINT sink.after_write crash batch=3"
+    assert failpoint_crash("FAILPOINT sink.mid_write stop batch=1 pid=7\n") is None
+    assert failpoint_crash("query failed: StreamingQueryException\n") is None
