@@ -1,91 +1,103 @@
-"""Absolute pageview counts per (site, event-time window), kept in Spark's checkpointed state.
+"""What a micro-batch writes, from its records read and parsed once.
 
-The sink receives one stream per micro-batch: the count rows this batch updated, plus every input
-record, from which it keeps the dead letters and the events the watermark made too late to count.
+The streaming query keeps no state of its own (`sink_input`): every record leaves it once, with its
+event-time window, under a watermark Spark tracks and records in the checkpoint's offset log. The
+sink then derives, in one Spark job (`batch_rows`), what the batch adds to each (site, window), its
+dead letters, and the events the watermark made too late to count; the absolute counts are kept by
+`window_counts.py`.
 
 With `dedup`, copies of an event (same `event_id` and event time, as an at-least-once producer
-re-sends them) are counted once: Spark keeps each (event_id, event_time) in its state until the
-watermark passes it, drops later copies, and drops as late every event at or before the watermark.
+re-sends them) are counted once: Spark's deduplication keeps each (event_id, event_time) in its
+state until the watermark passes it, and the query adds the events it kept as a second stream. That
+reads the batch twice, because the ids seen are the one thing that cannot be derived from the batch
+alone; Spark drops, as late, every event at or before the watermark before it deduplicates.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+# Rows of the query's output: every input record, and with dedup, each event the deduplication kept.
+KIND_RECORD = "record"
+KIND_KEPT = "kept"
+# Rows the sink writes: a window's count, a dead letter, a late event.
 KIND_COUNT = "count"
-KIND_EVENT = "event"
 KIND_DEAD = "dead"
+KIND_LATE = "late"
 # What each input record carries to the sink: where it came from, and what a dead letter keeps.
 RECORD_COLUMNS = ("topic", "partition", "offset", "event_id", "reason", "raw", "raw_size")
 
 
-def count_pageviews(
-    events: DataFrame, window: str, allowed_lateness: str, dedup: bool = False, carried_watermark_ms: int = 0
-) -> DataFrame:
-    """Valid events -> site_id, window, views: absolute counts, updated in place as events arrive.
+def sink_input(events: DataFrame, window: str, allowed_lateness: str, dedup: bool = False) -> DataFrame:
+    """Parsed records -> the query's output: each record once (kind `record`), with its window.
 
-    `carried_watermark_ms`: a generation that took over leaves out, as late, what was final in the
-    one before (see `takeover.py`); a constant, so every replay leaves out the same events."""
-    valid = events.where(F.col("reason").isNull()).withWatermark("event_time", allowed_lateness)
-    if carried_watermark_ms:
-        too_old = F.col("event_time") if dedup else F.window("event_time", window).end
-        valid = valid.where(too_old > F.timestamp_millis(F.lit(carried_watermark_ms)))
-    if dedup:
-        # event_time in the key gives the operator its watermark: without it the state never shrinks.
-        valid = valid.dropDuplicates(["event_id", "event_time"])
-    return valid.groupBy("site_id", F.window("event_time", window)).agg(F.count(F.lit(1)).alias("views"))
+    Dead letters have no event time, so they never move the watermark."""
+    records = _windowed(events.withWatermark("event_time", allowed_lateness), window)
+    output = records.select(F.lit(KIND_RECORD).alias("kind"), "*")
+    if not dedup:
+        return output
+    # event_time in the key gives the operator its watermark: without it the state never shrinks.
+    kept = records.where(F.col("reason").isNull()).dropDuplicates(["event_id", "event_time"])
+    return output.unionByName(kept.select(F.lit(KIND_KEPT).alias("kind"), *records.columns))
 
 
-def sink_input(
-    events: DataFrame, window: str, allowed_lateness: str, dedup: bool = False, carried_watermark_ms: int = 0
-) -> DataFrame:
-    """One stream, in update mode, of count rows and of all input records, told apart by `kind`."""
-    counts = count_pageviews(events, window, allowed_lateness, dedup, carried_watermark_ms).select(
-        F.lit(KIND_COUNT).alias("kind"),
-        "site_id",
-        F.col("window.start").alias("window_start"),
-        F.col("window.end").alias("window_end"),
-        "views",
-    )
-    records = (
-        events.select(
-            F.when(F.col("reason").isNull(), F.lit(KIND_EVENT)).otherwise(F.lit(KIND_DEAD)).alias("kind"),
-            "site_id",
-            # window() filters out null times; dead letters have none, and must not be filtered.
-            F.window(F.coalesce("event_time", F.timestamp_millis(F.lit(0))), window).alias("window"),
-            "event_time",
-            *RECORD_COLUMNS,
-        )
-        .select(
-            "*",
-            F.col("window.start").alias("window_start"),
-            F.col("window.end").alias("window_end"),
-        )
-        .drop("window")
-    )
-    return counts.unionByName(records, allowMissingColumns=True)
+def _windowed(records: DataFrame, window: str) -> DataFrame:
+    # window() filters out null times; dead letters have none, and must not be filtered.
+    bounds = F.window(F.coalesce("event_time", F.timestamp_millis(F.lit(0))), window)
+    return records.select("*", bounds.start.alias("window_start"), bounds.end.alias("window_end"))
 
 
-def sink_rows(batch: DataFrame, watermark_ms: int, dedup: bool = False) -> DataFrame:
-    """What the sink writes for one batch: count updates, dead letters, and the late events.
+def batch_rows(batch: DataFrame, watermark_ms: int, dedup: bool = False) -> DataFrame:
+    """One batch of `sink_input` -> what it adds to each window's count, its dead letters, and its
+    late events, in one Spark job over the batch (so the source is read once).
 
-    An event is late when its window ended at or before `watermark_ms`, the watermark Spark dropped
-    this batch's input by (see `checkpoint.late_event_watermark_ms`): exactly the rows the stateful
-    aggregation drops (window.end <= watermark), so counted + late = valid. With `dedup`, the
-    deduplication drops first, by the same watermark, every event whose own time is at or before it
-    (a superset: the window ends after the event): counted + late = distinct valid events.
+    An event is late when its window ended at or before `watermark_ms`, the watermark Spark planned
+    the previous batch with (see `checkpoint.late_event_watermark_ms`); every other valid event is
+    counted: counted + late = valid. With `dedup`, the deduplication already dropped, by that same
+    watermark, every event whose own time is at or before it (a superset: its window ends later):
+    those are the late ones, and the events it kept are the ones counted.
     """
     watermark = F.timestamp_millis(F.lit(watermark_ms))
-    too_old = F.col("event_time") if dedup else F.col("window_end")
-    late = (F.col("kind") == KIND_EVENT) & (too_old <= watermark)
-    # Times leave Spark as epoch milliseconds: collect() would turn timestamps into naive datetimes
-    # in the driver's local time zone.
-    return batch.where((F.col("kind") != KIND_EVENT) | late).select(
-        "kind",
-        "site_id",
-        F.unix_millis("window_start").alias("window_start"),
-        F.unix_millis("window_end").alias("window_end"),
-        "views",
-        *RECORD_COLUMNS,
+    record = F.col("kind") == KIND_RECORD
+    valid = record & F.col("reason").isNull()
+    too_old = (F.col("event_time") if dedup else F.col("window_end")) <= watermark
+    counted = (F.col("kind") == KIND_KEPT if dedup else valid) & ~too_old
+    out: Column = (
+        F.when(record & F.col("reason").isNotNull(), F.lit(KIND_DEAD))
+        .when(valid & too_old, F.lit(KIND_LATE))
+        .when(counted, F.lit(KIND_COUNT))
+    )
+    per_record = F.col("kind") != KIND_COUNT
+    # One aggregation for all three: its key is the window for a counted event, and the record's
+    # own position for a dead letter or a late event, which thus stay one row each.
+    return (
+        batch.select(out.alias("kind"), "site_id", "window_start", "window_end", *RECORD_COLUMNS)
+        .where(F.col("kind").isNotNull())
+        .select(
+            "kind",
+            "site_id",
+            "window_start",
+            "window_end",
+            *(F.when(per_record, F.col(name)).alias(name) for name in ("topic", "partition", "offset")),
+            "event_id",
+            "reason",
+            "raw",
+            "raw_size",
+        )
+        .groupBy("kind", "site_id", "window_start", "window_end", "topic", "partition", "offset")
+        .agg(
+            F.count(F.lit(1)).alias("views"),
+            *(F.first(name).alias(name) for name in ("event_id", "reason", "raw", "raw_size")),
+        )
+        # Times leave Spark as epoch milliseconds: collect() would turn timestamps into naive
+        # datetimes in the driver's local time zone.
+        .select(
+            "kind",
+            "site_id",
+            F.unix_millis("window_start").alias("window_start"),
+            F.unix_millis("window_end").alias("window_end"),
+            "views",
+            *RECORD_COLUMNS,
+        )
     )

@@ -24,6 +24,7 @@ from pipeline.pinned import SettingsChanged, pin
 from pipeline.schema import SchemaOutdated, ensure_schema
 from pipeline.sink import CassandraSink
 from pipeline.takeover import TakeOverRefused, read_carried, take_over
+from pipeline.window_counts import WindowCounts
 
 
 class ProgressLog(StreamingQueryListener):
@@ -67,13 +68,12 @@ def spark_session(config: PipelineConfig) -> SparkSession:
 
 
 def start_query(spark: SparkSession, config: PipelineConfig, sink: CassandraSink) -> StreamingQuery:
-    generation = sink.generation
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", config.bootstrap_servers)
         .option("subscribe", config.topic)
         # Read only when the checkpoint is new: a taken-over generation starts where the old stopped.
-        .option("startingOffsets", generation.start_offsets or config.starting_offsets)
+        .option("startingOffsets", sink.generation.start_offsets or config.starting_offsets)
         .option("kafka.isolation.level", config.kafka_isolation_level)
         # A gap in the offsets (retention, a truncated log) must stop the job, not skip events.
         .option("failOnDataLoss", "true")
@@ -87,10 +87,8 @@ def start_query(spark: SparkSession, config: PipelineConfig, sink: CassandraSink
         reader.load(), config.max_event_bytes, config.dead_letter_copy_bytes, config.max_event_time_ahead
     )
     return (
-        sink_input(
-            events, config.window, config.allowed_lateness, config.dedup, generation.carried_watermark_ms
-        )
-        .writeStream.outputMode("update")
+        sink_input(events, config.window, config.allowed_lateness, config.dedup)
+        .writeStream.outputMode("append")
         .option("checkpointLocation", config.checkpoint)
         .trigger(processingTime=config.trigger_interval)
         .foreachBatch(sink)
@@ -173,6 +171,7 @@ def run(config: PipelineConfig) -> int:
         generation,
         lambda: registry.owns(generation),
         lambda batch_id: late_event_watermark_ms(spark, config.checkpoint, batch_id),
+        WindowCounts(spark, config.checkpoint),
         Failpoints(config.failpoints),
         carried=read_carried(session, config.keyspace, generation),
         dedup=config.dedup,

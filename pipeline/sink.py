@@ -1,5 +1,7 @@
 """The foreachBatch sink: writes a micro-batch's rows to Cassandra so that no replay can count twice.
 
+It derives the batch's rows in one Spark job (`counting.batch_rows`), adds its counts to the open
+windows' absolute counts after the batch before (`window_counts.py`), and writes absolute values.
 Every write of batch N carries `USING TIMESTAMP base + N`, the generation's fence (`generations.py`).
 Spark replays a batch with the same id, offsets, watermark and state, so a replay rewrites identical
 values under the same timestamp: a no-op. A stale attempt of batch N (a driver presumed dead that
@@ -22,10 +24,11 @@ from cassandra.cluster import NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, Row
 
-from pipeline.counting import KIND_COUNT, KIND_DEAD, KIND_EVENT, sink_rows
+from pipeline.counting import KIND_COUNT, KIND_DEAD, KIND_LATE, batch_rows
 from pipeline.failpoints import Failpoints
 from pipeline.generations import Carried, Generation
 from pipeline.schema import DEAD_LETTERS, LATE_EVENTS, PAGEVIEWS
+from pipeline.window_counts import Counts, Window, WindowCounts, advance
 
 TRANSIENT = (NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout, ReadTimeout)
 T = TypeVar("T")
@@ -47,6 +50,7 @@ class CassandraSink:
         generation: Generation,
         owns: Callable[[], bool],
         watermark_of: Callable[[int], int],
+        counts: WindowCounts,
         failpoints: Failpoints,
         carried: Carried | None = None,
         retry_for_s: float = 120.0,
@@ -56,6 +60,7 @@ class CassandraSink:
         self.keyspace = keyspace
         self.generation = generation
         self.failpoints = failpoints
+        self.counts = counts
         self.carried = dict(carried or {})
         # Must match the query's: deduplication changes which events Spark drops as late.
         self.dedup = dedup
@@ -116,8 +121,11 @@ class CassandraSink:
 
     def write(self, batch: DataFrame, batch_id: int) -> None:
         watermark_ms = self.late_watermark_ms(batch_id)
-        rows = sink_rows(batch, watermark_ms, self.dedup).collect()
-        writes = plan_writes(rows, batch_id, watermark_ms, self.generation, self.carried)
+        rows = batch_rows(batch, watermark_ms, self.dedup).collect()
+        added = ((_window(r), r.views) for r in rows if r.kind == KIND_COUNT)
+        counts = advance(self.counts.before(batch_id), added, watermark_ms)
+        self.counts.save(batch_id, counts)
+        writes = plan_writes(rows, counts, batch_id, watermark_ms, self.generation, self.carried)
         if not writes:
             return
         # A transient error here (Cassandra down) retries like a write: the batch waits, it does not fail.
@@ -188,13 +196,15 @@ class BatchWrites:
 
 def plan_writes(
     rows: Sequence[Row],
+    counts: Counts,
     batch_id: int,
     watermark_ms: int,
     generation: Generation,
     carried: Carried | None = None,
 ) -> BatchWrites:
-    """Rows of `sink_rows` -> the writes of batch `batch_id`, all fenced by the generation's write
-    timestamp for the batch; a count is the generation's own plus what it carried for the window."""
+    """Rows of `batch_rows` -> the writes of batch `batch_id`, all fenced by the generation's write
+    timestamp for the batch. A window the batch counted events of is written with its absolute
+    count after the batch (`counts`), plus what the generation carried for it."""
     fence, job, number = generation.fence(batch_id), generation.job, generation.number
     carried = carried or {}
     return BatchWrites(
@@ -204,7 +214,7 @@ def plan_writes(
                 r.site_id,
                 r.window_start,
                 r.window_end,
-                carried.get((r.site_id, r.window_start, r.window_end), 0) + r.views,
+                carried.get(_window(r), 0) + counts[_window(r)],
                 number,
                 batch_id,
                 fence,
@@ -232,6 +242,10 @@ def plan_writes(
                 fence,
             )
             for r in rows
-            if r.kind == KIND_EVENT
+            if r.kind == KIND_LATE
         ],
     )
+
+
+def _window(row: Row) -> Window:
+    return (row.site_id, row.window_start, row.window_end)

@@ -19,18 +19,17 @@ from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from pipeline.counting import KIND_EVENT, sink_rows
+from pipeline.counting import KIND_DEAD, KIND_RECORD, batch_rows
 from pipeline.sink import CassandraSink, plan_writes
+
+
+def _valid(batch: DataFrame) -> DataFrame:
+    return batch.where((F.col("kind") == KIND_RECORD) & F.col("reason").isNull())
 
 
 def _events_per_window(batch: DataFrame) -> list[Row]:
     """This batch's events per (site, window): the increments a naive sink adds to its counts."""
-    return (
-        batch.where(F.col("kind") == KIND_EVENT)
-        .groupBy("site_id", "window_start", "window_end")
-        .count()
-        .collect()
-    )
+    return _valid(batch).groupBy("site_id", "window_start", "window_end").count().collect()
 
 
 class IncrementingSink(CassandraSink):
@@ -129,9 +128,9 @@ class AllLateSink(CassandraSink):
     judges it exact: counted + dead-lettered + late = acknowledged."""
 
     def write(self, batch: DataFrame, batch_id: int) -> None:
-        rows = sink_rows(batch, self._watermark_of(batch_id), self.dedup).collect()
-        writes = plan_writes(rows, batch_id, 0, self.generation)
-        events = batch.where(F.col("kind") == KIND_EVENT).select(
+        rows = batch_rows(batch, self._watermark_of(batch_id), self.dedup).collect()
+        writes = plan_writes([r for r in rows if r.kind == KIND_DEAD], {}, batch_id, 0, self.generation)
+        events = _valid(batch).select(
             "topic",
             "partition",
             "offset",
@@ -152,9 +151,10 @@ class AllLateSink(CassandraSink):
 
 
 class OwnWatermarkSink(CassandraSink):
-    """Judges lateness by its own batch's watermark (offsets/N) instead of the one Spark dropped the
-    batch's input by (offsets/N-1). Under a backlog the two differ by a batch of event time: events
-    between them are counted by Spark and reported late as well."""
+    """Judges lateness by its own batch's watermark (offsets/N) instead of the previous batch's
+    (offsets/N-1, the one Spark's deduplication drops by). Under a backlog the two differ by a batch
+    of event time: events between them are left uncounted, reported late by a watermark that no batch
+    read before the one planning it could have set."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

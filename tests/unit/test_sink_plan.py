@@ -15,12 +15,13 @@ from lww_model import LAYOUT, LwwStore, Prepared, RecordingSession, parse_insert
 from pyspark.sql import Row
 
 from pipeline import sink as sink_module
-from pipeline.counting import KIND_COUNT, KIND_DEAD, KIND_EVENT, sink_input
+from pipeline.counting import KIND_COUNT, KIND_DEAD, KIND_LATE, sink_input
 from pipeline.failpoints import Failpoints
 from pipeline.generations import BATCH_ROOM, Generation, next_base
 from pipeline.parse import parse_events
 from pipeline.schema import DEAD_LETTERS, LATE_EVENTS, PAGEVIEWS, TABLES
 from pipeline.sink import BatchWrites, CassandraSink, Fenced, plan_writes
+from pipeline.window_counts import Counts, Window, WindowCounts
 
 if TYPE_CHECKING:
     from conftest import KafkaFrames
@@ -38,11 +39,29 @@ COLUMNS = (
     "reason",
     "raw",
     "raw_size",
-)  # what sink_rows selects
+)  # what batch_rows selects
 
 
 def sink_row(**values: Any) -> Row:
     return Row(**{column: values.get(column) for column in COLUMNS})
+
+
+def absolute(rows: Sequence[Row]) -> dict[Window, int]:
+    """Counts after the batch, as if each count row's views were the window's count before it."""
+    return {(r.site_id, r.window_start, r.window_end): r.views for r in rows if r.kind == KIND_COUNT}
+
+
+class CountsInMemory(WindowCounts):
+    """The window counts of one checkpoint, without the checkpoint."""
+
+    def __init__(self) -> None:
+        self.saved: dict[int, dict[Window, int]] = {}
+
+    def before(self, batch_id: int) -> dict[Window, int]:
+        return dict(self.saved.get(batch_id - 1, {}))
+
+    def save(self, batch_id: int, counts: Counts) -> None:
+        self.saved[batch_id] = dict(counts)
 
 
 ms = st.integers(0, 253_402_300_799_999)
@@ -72,7 +91,7 @@ dead_rows = st.builds(
 )
 late_rows = st.builds(
     lambda offset, site, start: sink_row(
-        kind=KIND_EVENT,
+        kind=KIND_LATE,
         site_id=site,
         window_start=start,
         window_end=start + 60_000,
@@ -105,7 +124,8 @@ GENERATION = Generation("job", 3, base_us=1_000_000, checkpoint="/checkpoints/3"
 def test_plan_fences_every_write_and_routes_each_kind(
     rows: list[Row], batch_id: int, watermark_ms: int, generation: Generation
 ) -> None:
-    writes = plan_writes(rows, batch_id, watermark_ms, generation)
+    counts = absolute(rows)
+    writes = plan_writes(rows, counts, batch_id, watermark_ms, generation)
     all_writes = writes.pageviews + writes.dead_letters + writes.late_events
     assert len(all_writes) == len(rows)
     fence = generation.base_us + batch_id
@@ -120,14 +140,20 @@ def test_plan_fences_every_write_and_routes_each_kind(
 
     def planned(table: str, kind: str) -> list[tuple[Any, ...]]:
         columns, _ = LAYOUT[table]
-        values = [{**row.asDict(), **fixed} for row in rows if row.kind == kind]
+        values = [
+            {**row.asDict(), **fixed, "views": counts.get((row.site_id, row.window_start, row.window_end))}
+            for row in rows
+            if row.kind == kind
+        ]
         return [(*(value[column] for column in columns), fence) for value in values]
 
     assert writes.pageviews == planned(PAGEVIEWS, KIND_COUNT)
     assert writes.dead_letters == planned(DEAD_LETTERS, KIND_DEAD)
-    assert writes.late_events == planned(LATE_EVENTS, KIND_EVENT)
+    assert writes.late_events == planned(LATE_EVENTS, KIND_LATE)
     assert bool(writes) == bool(rows)
-    assert plan_writes(list(rows), batch_id, watermark_ms, generation) == writes, "a replay writes the same"
+    assert plan_writes(list(rows), counts, batch_id, watermark_ms, generation) == writes, (
+        "a replay writes the same"
+    )
 
 
 @given(
@@ -168,7 +194,7 @@ def test_a_generation_leaves_room_for_the_batches_planned_while_it_is_taken_over
 def test_a_taken_over_window_counts_what_was_carried_plus_its_own(carried: int, views: int) -> None:
     row = sink_row(kind=KIND_COUNT, site_id="s", window_start=0, window_end=60_000, views=views)
     other = sink_row(kind=KIND_COUNT, site_id="s", window_start=60_000, window_end=120_000, views=views)
-    writes = plan_writes([row, other], 4, 0, GENERATION, {("s", 0, 60_000): carried})
+    writes = plan_writes([row, other], absolute([row, other]), 4, 0, GENERATION, {("s", 0, 60_000): carried})
     assert [params[4] for params in writes.pageviews] == [carried + views, views]
 
 
@@ -179,7 +205,7 @@ def test_plan_example() -> None:
             kind=KIND_DEAD, topic="t", partition=1, offset=7, reason="invalid_json", raw=b"x", raw_size=1
         ),
         sink_row(
-            kind=KIND_EVENT,
+            kind=KIND_LATE,
             site_id="s",
             window_start=0,
             window_end=60_000,
@@ -189,18 +215,19 @@ def test_plan_example() -> None:
             event_id="e9",
         ),
     ]
-    writes = plan_writes(rows, 12, 120_000, GENERATION)
+    counts = {("s", 0, 60_000): 9}  # 5 before the batch, and its 4
+    writes = plan_writes(rows, counts, 12, 120_000, GENERATION)
     assert writes == BatchWrites(
-        pageviews=[("job", "s", 0, 60_000, 4, 3, 12, 1_000_012)],
+        pageviews=[("job", "s", 0, 60_000, 9, 3, 12, 1_000_012)],
         dead_letters=[("job", "t", 1, 7, "invalid_json", b"x", 1, 3, 12, 1_000_012)],
         late_events=[("job", "t", 0, 9, "e9", "s", 0, 120_000, 3, 12, 1_000_012)],
     )
-    assert writes == plan_writes(rows, 12, 120_000, GENERATION)
-    assert plan_writes(rows, 13, 120_000, GENERATION) != writes
+    assert writes == plan_writes(rows, counts, 12, 120_000, GENERATION)
+    assert plan_writes(rows, counts, 13, 120_000, GENERATION) != writes
 
 
 def test_empty_batch_plans_nothing() -> None:
-    writes = plan_writes([], 5, 0, GENERATION)
+    writes = plan_writes([], {}, 5, 0, GENERATION)
     assert not writes
     assert (writes.pageviews, writes.dead_letters, writes.late_events) == ([], [], [])
     assert str(writes) == "0 counts, 0 dead letters, 0 late"
@@ -257,12 +284,9 @@ def test_sink_writes_each_kind_to_its_table_fenced_by_batch_id(
     by_table: dict[str, list[Sequence[Any]]] = {}
     for table, params in executed:
         by_table.setdefault(table, []).append(params)
-    # The static aggregation counts every event; only e2's window [0, 60 s) ended at the 60 s watermark.
+    # e2's window [0, 60 s) ended at the 60 s watermark: late, and not counted.
     fence = GENERATION.fence(42)
-    assert sorted(by_table["pageviews"]) == [
-        ("job", "s", 0, 60_000, 1, 3, 42, fence),
-        ("job", "s", 60_000, 120_000, 2, 3, 42, fence),
-    ]
+    assert by_table["pageviews"] == [("job", "s", 60_000, 120_000, 2, 3, 42, fence)]
     assert by_table["dead_letters"] == [("job", "pageviews", 0, 2, "invalid_json", b"junk", 4, 3, 42, fence)]
     assert by_table["late_events"] == [("job", "pageviews", 1, 0, "e2", "s", 0, 60_000, 3, 42, fence)]
 
@@ -292,6 +316,7 @@ def sink(
         generation,
         lambda: owns,
         lambda batch_id: watermark_ms,
+        CountsInMemory(),
         Failpoints(),
     )
 
