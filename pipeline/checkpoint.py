@@ -50,11 +50,12 @@ def _batch_metadata(spark: SparkSession, checkpoint: str, batch_id: int) -> dict
 
 
 def late_event_watermark_ms(spark: SparkSession, checkpoint: str, batch_id: int) -> int:
-    """The watermark below which batch `batch_id`'s aggregation dropped input as late.
+    """The watermark batch `batch_id` judges lateness by: the *previous* batch's.
 
-    Spark (with statefulOperator.allowMultiple, the default) filters late rows by the *previous*
-    batch's watermark and evicts state by the current one; both are in the offset log, written
-    before the batch ran, so a replay of the batch finds the same value and reports the same events.
+    That is the one Spark's stateful operators (with statefulOperator.allowMultiple, the default)
+    drop late rows by, so the deduplication and the sink agree; without deduplication the sink alone
+    decides, by the same rule. It is in the offset log, written before the batch ran, so a replay of
+    the batch finds the same value and counts and reports the same events.
     """
     # Batch 0 has no previous batch: Spark then uses its own (initial) watermark.
     return batch_watermark_ms(spark, checkpoint, batch_id - 1 if batch_id > 0 else 0)

@@ -61,7 +61,8 @@ def spark_session(config: PipelineConfig) -> SparkSession:
         .config("spark.ui.retainedTasks", "10000")
         .config("spark.sql.ui.retainedExecutions", "50")
         .config("spark.sql.streaming.ui.retainedProgressUpdates", "100")
-        # The sink mirrors this mode's late-row rule (previous batch's watermark): pin it.
+        # The deduplication drops late rows by the previous batch's watermark in this mode, and the
+        # sink judges lateness by the same: pin it.
         .config("spark.sql.streaming.statefulOperator.allowMultiple", "true")
         .getOrCreate()
     )

@@ -1,9 +1,9 @@
 """Settings that change results are pinned to the checkpoint: a start with another value is refused.
 
-Spark accepts a checkpoint under a new window, lateness or byte limit and carries on: its state then
-mixes two definitions (1-minute rows overwritten by 5-minute ones sharing a start), and a batch
-replayed under a new limit classifies a record both ways. Tally writes these settings into the
-checkpoint at its first start and compares them at every later one.
+Spark accepts a checkpoint under a new window, lateness or byte limit and carries on: the window
+counts kept with it would then mix two definitions (1-minute rows overwritten by 5-minute ones
+sharing a start), and a batch replayed under a new limit classifies a record both ways. Tally
+writes these settings into the checkpoint at its first start and compares them at every later one.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Take-over: a new checkpoint continues a job from exactly where the old one committed.
 
-A checkpoint has to be replaced when a setting that Spark's state depends on changes (turning on
+A checkpoint has to be replaced when a setting that its state depends on changes (turning on
 `--dedup`), when Kafka's retention has removed offsets it still needs, or when a Spark upgrade
 cannot read it. `--take-over-from OLD` starts the new checkpoint as the job's next generation:
 
@@ -114,7 +114,7 @@ def recount_open_windows(
     spark: SparkSession, config: PipelineConfig, start: str, end: str, watermark_ms: int
 ) -> Carried:
     """Valid events per (site, window) in Kafka offsets [start, end), for windows ending after the
-    watermark: what the old generation's state held for them."""
+    watermark: what the old generation's window counts held for them."""
     records = (
         spark.read.format("kafka")
         .option("kafka.bootstrap.servers", config.bootstrap_servers)

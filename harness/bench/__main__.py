@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
         "--soak-minutes",
         type=float,
         default=0.0,
-        help="an extra fixed-rate run for the driver's memory (the issue's target: 10)",
+        help="an extra fixed-rate run for the driver's memory (the issue's target: 30)",
     )
     p.add_argument("--trigger-interval", default="1 second", help="Spark contenders' processingTime")
     p.add_argument("--max-offsets-per-trigger", type=int, default=None)
