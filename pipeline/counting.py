@@ -69,8 +69,10 @@ def batch_rows(batch: DataFrame, watermark_ms: int, dedup: bool = False) -> Data
         .when(counted, F.lit(KIND_COUNT))
     )
     per_record = F.col("kind") != KIND_COUNT
-    # One aggregation for all three: its key is the window for a counted event, and the record's
-    # own position for a dead letter or a late event, which thus stay one row each.
+    # One aggregation for all three: its key is the window for a counted event, and the whole record
+    # for a dead letter or a late event (its position makes it one row of its own). Only a count is
+    # aggregated, so Spark keeps its fast hash aggregation: an aggregate over a string or binary
+    # column (first(raw), say) would make it sort every record of the batch instead.
     return (
         batch.select(out.alias("kind"), "site_id", "window_start", "window_end", *RECORD_COLUMNS)
         .where(F.col("kind").isNotNull())
@@ -79,17 +81,10 @@ def batch_rows(batch: DataFrame, watermark_ms: int, dedup: bool = False) -> Data
             "site_id",
             "window_start",
             "window_end",
-            *(F.when(per_record, F.col(name)).alias(name) for name in ("topic", "partition", "offset")),
-            "event_id",
-            "reason",
-            "raw",
-            "raw_size",
+            *(F.when(per_record, F.col(name)).alias(name) for name in RECORD_COLUMNS),
         )
-        .groupBy("kind", "site_id", "window_start", "window_end", "topic", "partition", "offset")
-        .agg(
-            F.count(F.lit(1)).alias("views"),
-            *(F.first(name).alias(name) for name in ("event_id", "reason", "raw", "raw_size")),
-        )
+        .groupBy("kind", "site_id", "window_start", "window_end", *RECORD_COLUMNS)
+        .agg(F.count(F.lit(1)).alias("views"))
         # Times leave Spark as epoch milliseconds: collect() would turn timestamps into naive
         # datetimes in the driver's local time zone.
         .select(

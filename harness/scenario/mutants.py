@@ -138,7 +138,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "late-by-own-watermark",
-        "lateness judged by the batch's own watermark, not the one Spark dropped its input by",
+        "lateness judged by the batch's own watermark, one batch ahead of the rule (the previous batch's)",
         ("late-backlog",),
         expect="wrongly_late",
         sink=WRONG + "OwnWatermarkSink",
