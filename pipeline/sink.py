@@ -3,10 +3,11 @@
 It derives the batch's rows in one Spark job (`counting.batch_rows`), adds its counts to the open
 windows' absolute counts after the batch before (`window_counts.py`), and writes absolute values.
 Every write of batch N carries `USING TIMESTAMP base + N`, the generation's fence (`generations.py`).
-Spark replays a batch with the same id, offsets, watermark and state, so a replay rewrites identical
-values under the same timestamp: a no-op. A stale attempt of batch N (a driver presumed dead that
-wakes up) writes under base + N, which loses to any newer batch's write of the same row, and to
-every write of a later generation: counts never go backwards. Before each batch the sink asks the
+Spark replays a batch with the same id, offsets and watermark, and the counts after the batch
+before are in their file, so a replay rewrites identical values under the same timestamp: a no-op.
+A stale attempt of batch N (a driver presumed dead that wakes up) writes under base + N, which
+loses to any newer batch's write of the same row, and to every write of a later generation: counts
+never go backwards. Before each batch the sink asks the
 registry whether its generation still owns the job, so a generation that was taken over stops.
 """
 
