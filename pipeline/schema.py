@@ -53,9 +53,11 @@ class SchemaOutdated(RuntimeError):
 
 
 def ensure_schema(session: Session, keyspace: str, replication_factor: int) -> None:
+    # NetworkTopologyStrategy, as production clusters use: `replication_factor` gives each datacenter
+    # that many replicas (Cassandra 4.0 and later), so LOCAL_QUORUM is a majority of them.
     session.execute(
         f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = "
-        f"{{'class': 'SimpleStrategy', 'replication_factor': {replication_factor}}}"
+        f"{{'class': 'NetworkTopologyStrategy', 'replication_factor': {replication_factor}}}"
     )
     for ddl in TABLES.values():
         session.execute(ddl.format(ks=keyspace))

@@ -11,7 +11,7 @@ from harness.audit.model import InFlight
 from harness.checker.verdict import Verdict
 from harness.model.events import window_start_ms
 from harness.model.history import Op
-from harness.scenario.catalogue import START_MS
+from harness.scenario.loads import START_MS
 from harness.scenario.upgrades import IN_FLIGHT_MINUTES
 
 

@@ -156,12 +156,15 @@ class ScenarioResult:
 
     @property
     def outcome(self) -> Outcome:
-        """For a mutant's run: killed by any invalid verdict, unless the fault never landed."""
+        """For a mutant's run: killed by any invalid verdict, unless the fault never landed (which a
+        control that can lose its race says also of an exact verdict)."""
+        if "did not land" in self.reason:
+            return "not exercised"
         if self.valid is True:
             return "survived"
         if self.valid is None:
             return "unknown"
-        return "not exercised" if "did not land" in self.reason else "killed"
+        return "killed"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,6 +244,8 @@ class AuditResult:
     profile: Profile
     events: int  # workload size per scenario
     version_sets: Sequence[VersionSetResult] = field(default_factory=tuple)
+    # `harness.stack.topology.describe` of the stack the scenarios ran on.
+    topology: str = "single"
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:

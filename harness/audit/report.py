@@ -154,6 +154,7 @@ def _meta(result: AuditResult) -> list[tuple[str, str]]:
         ("duration", f"{result.duration_s:.1f} s"),
         ("seed", str(result.seed)),
         ("profile", result.profile),
+        ("topology", result.topology),
         ("events per scenario", str(result.events)),
         ("version sets", str(len(result.version_sets))),
     ]

@@ -36,7 +36,7 @@ from harness.audit.report import write_report
 from harness.audit.timeline import Sampler, StepClock, recovery_s, unable_to_write_s
 from harness.model.snapshot import SinkSnapshot
 from harness.scenario.catalogue import SEED, Entry, select
-from harness.scenario.mutants import BY_MUTANT, MUTANTS, Mutant
+from harness.scenario.mutants import BY_MUTANT, MUTANTS, REPLICATED_CONTROLS, Mutant
 from harness.scenario.profiles import PROFILES, Profile
 from harness.scenario.steps import Check, Scenario, ScenarioFailed, Step
 from harness.scenario.steps import run as run_steps
@@ -46,11 +46,12 @@ from harness.scenario.upgrades import plan as upgrade_plan
 from harness.stack.engine import require_engine
 from harness.stack.images import ensure_images
 from harness.stack.services import Stack
+from harness.stack.topology import TOPOLOGIES, Topology, describe
 from harness.stack.versions import Versions, upgrade_paths
 
 log = logging.getLogger("harness.audit")
 
-DEFAULT_EVENTS: dict[Profile, int] = {"gate": 3_000, "quick": 3_000, "deep": 12_000}
+DEFAULT_EVENTS: dict[Profile, int] = {"gate": 3_000, "quick": 3_000, "deep": 12_000, "replicated": 3_000}
 PROGRESS_EVERY_S = 10.0
 
 # `--upgrade` without a value: the paths declared in harness/stack/versions.py.
@@ -74,6 +75,7 @@ class AuditOptions:
     moves_to: tuple[Versions, ...] = ()
     # An upgrade audit run after these scenarios, into the same report (the deep profile's moves).
     upgrades: AuditOptions | None = None
+    topology: Topology = "single"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +94,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PROFILES,
         default="quick",
         help="gate: what tox runs on every change; quick: the default audit; deep: every scenario",
+    )
+    parser.add_argument(
+        "--topology",
+        choices=TOPOLOGIES,
+        help="single: one Kafka broker and one Cassandra node (the default); replicated: three of each, "
+        "for the faults of one node (the default of --profile replicated)",
     )
     parser.add_argument(
         "--scenarios", help="comma-separated scenario names (default: all of the profile)", default=""
@@ -149,13 +157,20 @@ def options(args: argparse.Namespace) -> AuditOptions:
     if args.upgrade:
         return _upgrade_options(args, base, names)
     mutants = _mutants(args.mutants) if args.mutants else ()
+    topology: Topology = args.topology or ("replicated" if args.profile == "replicated" else "single")
     # Every scenario means the moves too: the deep catalogue, then the declared upgrade paths on a
-    # stack of their own (not for a selection, another sink, the mutation suite or a matrix).
+    # stack of their own (not for a selection, another sink, the mutation suite, a matrix or the
+    # replicated topology, whose nodes are not upgraded in place).
     whole = args.profile == "deep" and not (names or mutants or args.sink or args.matrix)
+    whole = whole and topology == "single"
     upgrades = _upgrade_options(args, base, names, upgrade_paths(base)) if whole else None
+    # The replicated profile's controls come with it, as the upgrade audit's do.
+    controls = args.profile == "replicated" and not (names or mutants or args.sink)
     return AuditOptions(
+        topology=topology,
         version_sets=matrix(base, args.matrix),
-        scenarios=() if mutants else select(args.profile, names),
+        scenarios=() if mutants else select(args.profile, names, topology),
+        controls=REPLICATED_CONTROLS if controls else (),
         mutants=mutants,
         profile=args.profile,
         seed=args.seed,
@@ -170,9 +185,10 @@ def _upgrade_options(
     args: argparse.Namespace, base: Versions, names: list[str], specs: Sequence[str] = ()
 ) -> AuditOptions:
     """One stack on the old versions, its scenarios and control (harness/scenario/upgrades.py)."""
-    if args.matrix or args.mutants or names:
+    if args.matrix or args.mutants or names or args.topology == "replicated":
         raise ValueError(
-            "--upgrade runs its own scenarios on one stack: not with --matrix, --mutants or --scenarios"
+            "--upgrade runs its own scenarios on one single-node stack: not with --matrix, --mutants, "
+            "--scenarios or --topology replicated"
         )
     specs = specs or [
         path for spec in args.upgrade for path in (upgrade_paths(base) if spec == DECLARED else (spec,))
@@ -264,7 +280,7 @@ def audit_version_set(
     except Exception as error:
         progress.say(f"{label}: build failed: {_first_line(str(error))}")
         return replace(vs, status="build-failed", error=f"{type(error).__name__}: {error}")
-    stack = running or Stack(versions, images, workdir.resolve())
+    stack = running or Stack(versions, images, workdir.resolve(), opts.topology)
     try:
         if running:
             progress.say(f"{label}: on the stack already running ({running.info.shared_dir})")
@@ -276,7 +292,11 @@ def audit_version_set(
                 progress.say(f"{label}: start failed: {_first_line(str(error))}")
                 return replace(vs, status="start-failed", error=f"{type(error).__name__}: {error}")
         results = []
-        runs = [(mutant, entry) for mutant in opts.mutants for entry in mutant.entries(opts.profile)]
+        runs = [
+            (mutant, entry)
+            for mutant in opts.mutants
+            for entry in mutant.entries(opts.profile, opts.topology)
+        ]
         total = len(opts.controls) + len(opts.scenarios) + len(runs)
         killed = []
         # A bar on a terminal only; the log lines say the same in CI.
@@ -462,7 +482,7 @@ def run(opts: AuditOptions, running: Stack | None = None) -> int:
     opts.out.mkdir(parents=True, exist_ok=True)
     runs = opts.out / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     if opts.mutants:
-        count = sum(len(mutant.entries(opts.profile)) for mutant in opts.mutants)
+        count = sum(len(mutant.entries(opts.profile, opts.topology)) for mutant in opts.mutants)
         what = f"{len(opts.mutants)} mutant(s) on {count} run(s) [{', '.join(m.name for m in opts.mutants)}]"
     else:
         what = f"{len(opts.scenarios)} scenario(s) [{', '.join(entry.name for entry in opts.scenarios)}]"
@@ -470,7 +490,7 @@ def run(opts: AuditOptions, running: Stack | None = None) -> int:
             what += f" after {len(opts.controls)} control(s) [{', '.join(c.name for c in opts.controls)}]"
     progress.say(
         f"{len(opts.version_sets)} version set(s) x {what}, "
-        f"profile {opts.profile}, seed {opts.seed}, {opts.events} events"
+        f"profile {opts.profile}, topology {opts.topology}, seed {opts.seed}, {opts.events} events"
         + (f", sink {opts.sink}" if opts.sink else "")
     )
     # Log lines print above the progress bar instead of through it.
@@ -500,6 +520,7 @@ def run(opts: AuditOptions, running: Stack | None = None) -> int:
         profile=opts.profile,
         events=opts.events,
         version_sets=sets,
+        topology=describe(opts.topology),
     )
     written = write_report(result, opts.out)
     progress.say(f"report: {written['report.md']} (also report.html, junit.xml, audit.json)")

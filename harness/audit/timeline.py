@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from cassandra.cluster import Cluster, Session
 
 from harness.audit.model import Sample
-from harness.checker.sink_reader import snapshot_or_empty
+from harness.checker.sink_reader import reader, snapshot_or_empty
 from harness.eventually import Periodic
 from harness.scenario.steps import EnsureDriver, Heal, StartDriver, Step
 from harness.scenario.trial import Trial
@@ -85,7 +85,7 @@ class Sampler:
     def _accounted(self) -> int:
         if self._session is None:
             stack = self._trial.stack
-            self._cluster = Cluster([stack.cassandra_host], port=stack.cassandra_port, connect_timeout=5)
+            self._cluster = reader(stack.cassandra_nodes, stack.cassandra_port, connect_timeout=5)
             self._session = self._cluster.connect()
             self._session.default_timeout = 5
         trial = self._trial

@@ -563,7 +563,7 @@ def settings(opts: BenchOptions) -> dict[str, object]:
 
 
 def bench(opts: BenchOptions, info: StackInfo, clock: Clock) -> Report:
-    with cassandra_session(info.cassandra_host, info.cassandra_port) as session:
+    with cassandra_session(info.cassandra_nodes, info.cassandra_port) as session:
         runner = Bench(opts, info, session, clock)
         try:
             report = runner.run()

@@ -2,19 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from cassandra.cluster import Cluster, Session
+from cassandra import ConsistencyLevel, ProtocolVersion
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra.policies import DCAwareRoundRobinPolicy, RetryPolicy
 
 from harness.model.snapshot import LateReport, SinkSnapshot
 
 
+class NextNode(RetryPolicy):
+    """A read that its coordinator could not get a quorum for (a node cut off from its peers still
+    answers its clients) is asked of the next node, twice at most: reads change nothing."""
+
+    def _next(self, retry_num: int) -> tuple[int, ConsistencyLevel | None]:
+        return (self.RETRY_NEXT_HOST, None) if retry_num < 2 else (self.RETHROW, None)
+
+    def on_read_timeout(
+        self,
+        query: Any,
+        consistency: Any,
+        required_responses: int,
+        received_responses: int,
+        data_retrieved: bool,
+        retry_num: int,
+    ) -> tuple[int, ConsistencyLevel | None]:
+        return self._next(retry_num)
+
+    def on_unavailable(
+        self, query: Any, consistency: Any, required_replicas: int, alive_replicas: int, retry_num: int
+    ) -> tuple[int, ConsistencyLevel | None]:
+        return self._next(retry_num)
+
+
+def reader(hosts: Sequence[str], port: int, connect_timeout: float = 30) -> Cluster:
+    """A client of the nodes at `hosts` that reads and writes at QUORUM: with replicas, a read meets
+    the last write any quorum acknowledged, so the checker never judges from a replica that missed
+    it (one node: QUORUM is that node)."""
+    profile = ExecutionProfile(
+        load_balancing_policy=DCAwareRoundRobinPolicy(),
+        consistency_level=ConsistencyLevel.QUORUM,
+        retry_policy=NextNode(),
+    )
+    return Cluster(
+        list(hosts),
+        port=port,
+        connect_timeout=connect_timeout,
+        protocol_version=ProtocolVersion.V5,
+        execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+    )
+
+
 @contextmanager
-def cassandra_session(host: str, port: int) -> Iterator[Session]:
-    cluster = Cluster([host], port=port, connect_timeout=30)
+def cassandra_session(hosts: Sequence[str], port: int) -> Iterator[Session]:
+    cluster = reader(hosts, port)
     try:
         yield cluster.connect()
     finally:

@@ -98,6 +98,8 @@ class Verdict:
     dead_letter_problems: tuple[PositionProblem, ...] = ()
     late_problems: tuple[PositionProblem, ...] = ()
     error: str | None = None
+    # Acknowledged records Kafka's log no longer holds (their offset given to another record).
+    log_problems: tuple[PositionProblem, ...] = ()
 
     def explain(self, limit: int = EXPLAIN_LIMIT) -> str:
         if self.valid is None:
@@ -113,6 +115,7 @@ class Verdict:
             )
         lines.append(f"summary: {self.summary}")
         for title, problems in (
+            ("kafka's log", self.log_problems),
             ("dead letters", self.dead_letter_problems),
             ("late reports", self.late_problems),
         ):
@@ -207,13 +210,13 @@ def _check(
         return (op.site_id, window_start_ms(op.ts_ms, window_ms))
 
     sends = _sends(ops)
-    acked = _acknowledged(sends)
+    acked, log_problems = _placed(sends)
     unknown = [s.invoke for s in sends if s.outcome == "info"]
     # Every send, picked or not, is input Spark may have read before a late report's batch.
     judge = LatenessJudge(acked, unknown, snapshot)
     if only is not None:
         sends, snapshot = _part(sends, snapshot, only, row_of)
-        acked = _acknowledged(sends)
+        acked, log_problems = _placed(sends)
         unknown = [s.invoke for s in sends if s.outcome == "info"]
     info_rows = Counter(row_of(op) for op in unknown if op.kind == "valid")
     info_dead = sum(1 for op in unknown if op.kind == "dead")
@@ -227,7 +230,7 @@ def _check(
     dead_problems = _match_dead_letters(snapshot, acked, info_dead)
 
     def problems(kinds: set[str]) -> int:
-        return sum(p.kind in kinds for p in (*dead_problems, *late_problems))
+        return sum(p.kind in kinds for p in (*dead_problems, *late_problems, *log_problems))
 
     counted_total = sum(_count(v) for v in snapshot.counts.values())
     summary = Summary(
@@ -260,23 +263,45 @@ def _check(
     if valid and not unknown and not conserved:
         # The per-row checks imply conservation; if they pass without it, the checker is wrong.
         raise AssertionError(f"checks passed but counts are not conserved: {summary}")
-    return Verdict(valid, summary, tuple(rows), tuple(dead_problems), tuple(late_problems))
+    return Verdict(
+        valid,
+        summary,
+        tuple(rows),
+        tuple(dead_problems),
+        tuple(late_problems),
+        log_problems=tuple(log_problems),
+    )
 
 
 def _acknowledged(sends: Sequence[_Send]) -> dict[Position, Op]:
-    """The acknowledged sends' invokes by their Kafka position, which only one record can hold."""
-    acked: dict[Position, Op] = {}
-    for send in sends:
-        if send.ack is not None:
-            position = send.ack.position
-            assert position is not None  # Op refuses an ok without one
-            if position in acked:
-                raise ValueError(
-                    f"records #{acked[position].index} and #{send.invoke.index} "
-                    f"both acknowledged at {position}"
-                )
-            acked[position] = send.invoke
-    return acked
+    """The acknowledged sends' invokes by their Kafka position, which only one record can hold: of
+    two acknowledged at one position, the later (see `_placed`)."""
+    return _placed(sends)[0]
+
+
+def _placed(sends: Sequence[_Send]) -> tuple[dict[Position, Op], list[PositionProblem]]:
+    """`_acknowledged`, and a `lost` problem for each record whose position a later acknowledgement
+    took: the log lost it. Its leader acknowledged it alone and died, and the next leader gave the
+    offset to another record (a producer with `acks=1`, or an unclean leader election). Judged by
+    Kafka's word, not the pipeline's: the pipeline can only count what the log still holds."""
+    acked = [send for send in sends if send.ack is not None]
+    holder: dict[Position, _Send] = {}
+    problems = []
+    for send in sorted(acked, key=lambda send: send.ack.time_s if send.ack else 0.0):
+        assert send.ack is not None
+        position = send.ack.position
+        assert position is not None  # Op refuses an ok without one
+        if position in holder:
+            earlier = holder[position].invoke
+            detail = (
+                f"record #{earlier.index} acknowledged here, then record #{send.invoke.index}: "
+                f"the log lost #{earlier.index} (an acknowledgement no surviving replica kept)"
+            )
+            problems.append(PositionProblem("lost", position, detail))
+        holder[position] = send
+    kept = {id(send) for send in holder.values()}
+    placed = {send.ack.position: send.invoke for send in acked if id(send) in kept and send.ack}
+    return {position: op for position, op in placed.items() if position is not None}, problems
 
 
 def _part(

@@ -7,6 +7,7 @@ pipeline and Kafka or Cassandra, through Toxiproxy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,7 +40,8 @@ class Fault:
     def _container(self, stack: StackInfo) -> Container:
         return docker.from_env().containers.get(stack.containers[self.role])
 
-    def inject(self, stack: StackInfo) -> None:
+    def inject(self, stack: StackInfo, topic: str = "") -> None:
+        """`topic`: the topic under test, which a fault of a role does not need."""
         container = self._container(stack)
         if self.action == "kill":
             container.kill(signal="SIGKILL")
@@ -70,7 +72,7 @@ class Fault:
             wait_answers(stack.bootstrap_servers, f"kafka to answer after: heal {self}", timeout_s)
         elif self.role == "cassandra":
             wait_cql(
-                stack.cassandra_host,
+                stack.cassandra_nodes,
                 stack.cassandra_port,
                 f"cassandra to answer after: heal {self}",
                 timeout_s,
@@ -81,9 +83,9 @@ def wait_answers(bootstrap_servers: str, expected: str, timeout_s: float) -> Non
     eventually(lambda: broker_answers(bootstrap_servers), bool, expected=expected, timeout_s=timeout_s)
 
 
-def wait_cql(host: str, port: int, expected: str, timeout_s: float) -> None:
+def wait_cql(hosts: Sequence[str], port: int, expected: str, timeout_s: float) -> None:
     def probe() -> bool:
-        with cassandra_session(host, port) as session:
+        with cassandra_session(hosts, port) as session:
             return session.execute("SELECT now() FROM system.local").one() is not None
 
     eventually(probe, bool, expected=expected, timeout_s=timeout_s)
@@ -111,8 +113,9 @@ class NetworkFault:
         what = {"latency": "latency 300..1000 ms", "reset": "connection resets", "cut": "cut"}[self.action]
         return f"{what} on the pipeline's {' and '.join(self.links)} link{'s' if len(self.links) > 1 else ''}"
 
-    def inject(self, stack: StackInfo) -> None:
-        client = Toxiproxy(stack.toxiproxy_api)
+    def inject(self, stack: StackInfo, topic: str = "") -> None:
+        """`topic`: the topic under test, which a fault of a link does not need."""
+        client = Toxiproxy(_api(stack))
         for link in self.links:
             if self.action == "cut":
                 client.set_enabled(link, False)
@@ -120,7 +123,7 @@ class NetworkFault:
                 client.add_toxic(link, TOXICS[self.action])
 
     def heal(self, stack: StackInfo, timeout_s: float = 180) -> None:
-        client = Toxiproxy(stack.toxiproxy_api)
+        client = Toxiproxy(_api(stack))
         for link in self.links:
             client.clear(link)
         for link in self.links:
@@ -128,7 +131,10 @@ class NetworkFault:
             if link == "kafka":
                 wait_answers(stack.proxied_bootstrap_servers, expected, timeout_s)
             else:
-                wait_cql(stack.cassandra_host, stack.proxied_cassandra_port, expected, timeout_s)
+                wait_cql(stack.cassandra_nodes, stack.proxied_cassandra_port, expected, timeout_s)
 
 
-AnyFault = Fault | NetworkFault
+def _api(stack: StackInfo) -> str:
+    if stack.toxiproxy_api is None:
+        raise ValueError(f"the {stack.topology} topology has no proxies: its network faults act on nodes")
+    return stack.toxiproxy_api

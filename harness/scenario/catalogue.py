@@ -4,7 +4,9 @@ controls, each built for a seed and a size.
 An `Entry` names a scenario, the fault it carries (None for plain flows) and the profiles it belongs
 to; `build(seed, events)` makes its steps, `events` being the size of the scenario's main phase.
 Profiles: `gate` is what `tox` runs on every change (the shortest representative of each fault
-class), `quick` the default audit, `deep` everything.
+class), `quick` the default audit, `deep` everything; `replicated` the shortest scenario of each
+fault class of the replicated topology. Each entry names the topologies it runs on: the faults of
+one node need three.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.nemesis.faults import Fault, NetworkFault
+from harness.scenario import replication
+from harness.scenario.loads import load
 from harness.scenario.profiles import Profile
 from harness.scenario.steps import (
     Check,
@@ -39,10 +43,9 @@ from harness.scenario.steps import (
     WaitProgress,
     WaitWritesAttempted,
 )
-from harness.workload.generator import WorkloadSpec
+from harness.stack.topology import Topology
 from harness.workload.producer import Transactions
 
-START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, on a window boundary
 SEED = 20261124
 # Seeds a scenario of the gate ever failed with (scenario name -> seeds), as Hypothesis keeps its
 # failing examples: the gate runs each of them beside the run's fresh seed, for good.
@@ -50,38 +53,7 @@ KEPT_SEEDS: dict[str, tuple[int, ...]] = {}
 # Small batches: a fault lands between batches of one phase, not before or after all of it.
 MAX_OFFSETS_PER_TRIGGER = 2_000
 CRASH_POINTS = ("sink.before_write", "sink.mid_write", "sink.after_write")
-# Re-sent copies land up to two batches after their original, some past a restart. Under a backlog a
-# batch drops input by the watermark of the batch before it (max event time of the batch before that,
-# minus the lateness): with 30 s of lateness over four minutes of event time (6,000 events: 750
-# records per 30 s), copies sent more than about 2,750 records late arrive after the watermark.
-RESEND_DELAY_RECORDS = 4_000
 RESENDS: dict[str, Any] = {"allowed_lateness": "30 seconds"}
-
-
-def load(
-    seed: int,
-    events: int,
-    minute: int = 0,
-    minutes: int = 4,
-    malformed: float = 0.01,
-    disorder_ms: int = 1_000,
-    resend: float = 0.0,
-    future: float = 0.0,
-) -> Produce:
-    return Produce(
-        WorkloadSpec(
-            seed=seed,
-            events=events,
-            sites=50,
-            start_ms=START_MS + minute * 60_000,
-            spread_ms=minutes * 60_000,
-            disorder_ms=disorder_ms,
-            malformed_fraction=malformed,
-            resend_fraction=resend,
-            resend_delay_records=RESEND_DELAY_RECORDS,
-            future_fraction=future,
-        )
-    )
 
 
 def crash_in_a_fresh_batch(point: str, seed: int = SEED, events: int = 4_000) -> tuple[Step, ...]:
@@ -327,6 +299,10 @@ GATE: frozenset[Profile] = frozenset({"gate", "deep"})
 GATE_QUICK: frozenset[Profile] = frozenset({"gate", "quick", "deep"})
 QUICK: frozenset[Profile] = frozenset({"quick", "deep"})
 DEEP: frozenset[Profile] = frozenset({"deep"})
+REPLICATED: frozenset[Profile] = frozenset({"replicated", "deep"})
+SINGLE: frozenset[Topology] = frozenset({"single"})
+BOTH: frozenset[Topology] = frozenset({"single", "replicated"})
+REPLICATED_ONLY: frozenset[Topology] = frozenset({"replicated"})
 
 
 @dataclass(frozen=True)
@@ -342,6 +318,7 @@ class Entry:
     trial: Mapping[str, Any] = field(default_factory=dict)
     # The size below which the scenario stops testing what it is for (e.g. batches to kill between).
     min_events: int = 0
+    topologies: frozenset[Topology] = SINGLE
 
     def __post_init__(self) -> None:
         if (self.fault is None) != (self.fault_step is None):
@@ -383,7 +360,7 @@ NETWORK_PROFILES: dict[str, frozenset[Profile]] = {
 CRASH_PROFILES = {"sink.before_write": DEEP, "sink.mid_write": GATE, "sink.after_write": GATE_QUICK}
 
 CATALOGUE: tuple[Entry, ...] = (
-    Entry("normal-flow", normal_flow, profiles=QUICK),
+    Entry("normal-flow", normal_flow, profiles=QUICK | REPLICATED, topologies=BOTH),
     Entry("graceful-restart", graceful_restart, "graceful restart (SIGTERM)", QUICK, StopDriver),
     Entry(
         "driver-sigkill", driver_sigkill, "SIGKILL driver", GATE_QUICK, KillDriverMidway, min_events=12_000
@@ -460,15 +437,64 @@ CATALOGUE: tuple[Entry, ...] = (
         trial={**RESENDS, "dedup": True},
         min_events=8_000,
     ),
+    Entry(
+        "kafka-leader-killed",
+        lambda seed, events: (*replication.leader_killed(seed, events), Check()),
+        "SIGKILL the leader broker of partition 0 while producing",
+        REPLICATED,
+        Inject,
+        topologies=REPLICATED_ONLY,
+    ),
+    Entry(
+        "kafka-broker-isolated",
+        replication.broker_isolated,
+        "isolate the leader broker of partition 0 while producing",
+        REPLICATED,
+        Inject,
+        topologies=REPLICATED_ONLY,
+    ),
+    Entry(
+        "cassandra-node-killed",
+        replication.cassandra_node_killed,
+        "SIGKILL one cassandra node",
+        REPLICATED,
+        Inject,
+        topologies=REPLICATED_ONLY,
+    ),
+    Entry(
+        "cassandra-two-killed",
+        replication.cassandra_two_killed,
+        "SIGKILL two of three cassandra nodes",
+        REPLICATED,
+        Inject,
+        topologies=REPLICATED_ONLY,
+    ),
+    Entry(
+        "cassandra-node-partitioned",
+        replication.partitioned_then_healed,
+        "cut one cassandra node off from its peers",
+        REPLICATED,
+        Inject,
+        topologies=REPLICATED_ONLY,
+    ),
 )
 BY_NAME = {entry.name: entry for entry in CATALOGUE}
 
 
-def select(profile: Profile, names: list[str] | None = None) -> tuple[Entry, ...]:
-    """The profile's entries in catalogue order, or the named ones (any profile) in the order given."""
+def select(
+    profile: Profile, names: list[str] | None = None, topology: Topology = "single"
+) -> tuple[Entry, ...]:
+    """The profile's entries for `topology` in catalogue order, or the named ones (any profile) in
+    the order given."""
     if names:
         unknown = [name for name in names if name not in BY_NAME]
         if unknown:
             raise ValueError(f"unknown scenarios {unknown}; the catalogue has {sorted(BY_NAME)}")
+        elsewhere = [name for name in names if topology not in BY_NAME[name].topologies]
+        if elsewhere:
+            raise ValueError(
+                f"{elsewhere} do not run on the {topology} topology: "
+                + ", ".join(f"{n} needs {'/'.join(sorted(BY_NAME[n].topologies))}" for n in elsewhere)
+            )
         return tuple(BY_NAME[name] for name in names)
-    return tuple(entry for entry in CATALOGUE if profile in entry.profiles)
+    return tuple(entry for entry in CATALOGUE if profile in entry.profiles and topology in entry.topologies)

@@ -21,6 +21,7 @@ from typing import Any
 from harness.scenario.catalogue import (
     BY_NAME,
     GATE,
+    REPLICATED,
     RESENDS,
     RESET,
     Entry,
@@ -28,7 +29,9 @@ from harness.scenario.catalogue import (
     resend_no_dedup,
 )
 from harness.scenario.profiles import Profile
+from harness.scenario.replication import ACKS_ONE, leader_killed
 from harness.scenario.steps import Check, Expectation, NaiveReset, Step
+from harness.stack.topology import Topology
 
 WRONG = "harness.scenario.wrong_sinks:"
 
@@ -51,6 +54,8 @@ class Mutant:
     # The gate control of a mutant whose property and evidence it shares: this one runs only in the
     # mutation suite (`tox -e mutants`), so that the gate pays once per property.
     gate_sibling: str = ""
+    # The topology its own scenario needs.
+    topology: Topology = "single"
 
     def __post_init__(self) -> None:
         if not (self.killers or self.own or self.out_of_reach):
@@ -62,32 +67,58 @@ class Mutant:
     def _spec(self) -> dict[str, Any]:
         return {**self.trial, **({"sink": self.sink} if self.sink else {})}
 
-    def entries(self, profile: Profile = "deep") -> tuple[Entry, ...]:
-        """The scenarios to run it on, carrying the mutant: its own, or its killers in `profile`."""
+    def entries(self, profile: Profile = "deep", topology: Topology = "single") -> tuple[Entry, ...]:
+        """The scenarios to run it on, carrying the mutant: its own, or its killers in `profile`, on
+        `topology`."""
         if self.own is not None:
-            return (Entry(self.name, self.own, trial=self._spec(), min_events=6_000),)
+            if topology != self.topology:
+                return ()
+            entry = Entry(
+                self.name, self.own, trial=self._spec(), min_events=6_000, topologies=frozenset({topology})
+            )
+            return (entry,)
         return tuple(
             replace(BY_NAME[name], trial={**BY_NAME[name].trial, **self._spec()})
             for name in self.killers
-            if profile in BY_NAME[name].profiles
+            if profile in BY_NAME[name].profiles and topology in BY_NAME[name].topologies
         )
 
-    def control(self) -> Entry:
-        """The gate's negative control: its cheapest killer in the gate (else in the quick profile),
-        expecting `expect`."""
-        entry = (*self.entries("gate"), *self.entries("quick"))[0]
+    def control(self, topology: Topology = "single") -> Entry:
+        """The negative control: its cheapest killer in the gate (else in the quick profile; on the
+        replicated topology, in the replicated profile), expecting `expect`."""
+        profiles: tuple[Profile, ...] = ("gate", "quick") if topology == "single" else ("replicated",)
+        entry = next(entry for profile in profiles for entry in self.entries(profile, topology))
         build = entry.steps
 
         def steps(seed: int, events: int) -> tuple[Step, ...]:
-            *body, check = build(seed, events)
-            assert isinstance(check, Check), f"{entry.name} does not end with a check"
-            return (*body, replace(check, expect=self.expect))
+            """The killer's steps up to its first check, which expects `expect`: a scenario that
+            checks while its fault is on and again after the heal is caught while it is on."""
+            built = build(seed, events)
+            first = next(i for i, step in enumerate(built) if isinstance(step, Check))
+            check = built[first]
+            assert isinstance(check, Check)
+            return (*built[:first], replace(check, expect=self.expect))
 
-        return replace(entry, name=self.name, steps=steps, profiles=GATE)
+        return replace(
+            entry, name=self.name, steps=steps, profiles=GATE if topology == "single" else REPLICATED
+        )
 
 
 def _own_reset(seed: int, events: int) -> tuple[Step, ...]:
     return (*checkpoint_reset(seed, events, NaiveReset()), Check(late=True))
+
+
+def _own_acks_one(seed: int, events: int) -> tuple[Step, ...]:
+    """The leader killed while an `acks=1` producer sends as fast as it can: records it acknowledged
+    that no follower had fetched are truncated when it comes back. A run where the followers had
+    fetched every one (a race the control can lose) did not exercise it, and says so."""
+    return (
+        *leader_killed(seed, events, config=ACKS_ONE),
+        Check(
+            exercised_only_if_caught="no record acknowledged by the killed leader alone was lost: "
+            "the followers had fetched every one before the kill"
+        ),
+    )
 
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -206,9 +237,14 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "write-consistency-one",
         "writes acknowledged by one replica (ONE) instead of a quorum",
+        ("cassandra-node-partitioned",),
         sink=WRONG + "ConsistencyOneSink",
-        out_of_reach="one Cassandra node: ONE and LOCAL_QUORUM are the same replica; it needs the "
-        "replicated topology (three nodes, a node lost after a write at ONE)",
+    ),
+    Mutant(
+        "producer-acks-1",
+        "records acknowledged by the partition's leader alone (acks=1), not by the in-sync replicas",
+        own=_own_acks_one,
+        topology="replicated",
     ),
     Mutant(
         "ownership-unchecked",
@@ -225,9 +261,16 @@ BY_MUTANT = {mutant.name: mutant for mutant in MUTANTS}
 CONTROLS: tuple[Entry, ...] = tuple(
     mutant.control()
     for mutant in MUTANTS
-    if (mutant.own or mutant.entries("gate") or mutant.entries("quick"))
+    if (mutant.entries("gate") or mutant.entries("quick"))
     and not mutant.gate_sibling
     and mutant.name != "fence-from-wall-clock"
 )
 # The mutants the gate leaves to the mutation suite, each with the gate control that stands for it.
 LEFT_TO_THE_SUITE: dict[str, str] = {m.name: m.gate_sibling for m in MUTANTS if m.gate_sibling}
+# The controls of the replicated topology, run before the scenarios of its profile: the mutants that
+# only replicas can tell apart (a write at ONE, a record acknowledged by the leader alone).
+REPLICATED_CONTROLS: tuple[Entry, ...] = tuple(
+    mutant.control("replicated")
+    for mutant in MUTANTS
+    if mutant.entries("replicated", "replicated") and not mutant.entries("deep")
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,7 +57,7 @@ class Trial:
         self.history = History(workdir / "history.jsonl")
         self.drivers: list[Driver] = []
         self._next_index = 0
-        create_topic(stack.bootstrap_servers, topic, partitions)
+        create_topic(stack.bootstrap_servers, topic, partitions, stack.replication)
 
     @property
     def job(self) -> str:
@@ -77,12 +77,20 @@ class Trial:
     def window_ms(self) -> int:
         return duration_ms(self.spec.window)
 
-    def produce(self, workload: WorkloadSpec, transactions: Transactions | None = None) -> ProduceSummary:
-        """Send a workload; record numbers continue across calls so the history stays one sequence."""
+    def produce(
+        self,
+        workload: WorkloadSpec,
+        transactions: Transactions | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> ProduceSummary:
+        """Send a workload; record numbers continue across calls so the history stays one sequence.
+        `config`: producer settings over the harness's own (a negative control's `acks=1`)."""
         records = list(generate(workload))
         server, topic = self.stack.bootstrap_servers, self.spec.topic
         if transactions is None:
-            summary = produce(records, server, topic, self.history, first_index=self._next_index)
+            summary = produce(
+                records, server, topic, self.history, first_index=self._next_index, config=config
+            )
         else:
             summary = produce_in_transactions(
                 records, server, topic, self.history, transactions, first_index=self._next_index
@@ -127,11 +135,20 @@ class Trial:
         tail = "\n".join(self.drivers[-1].logs().splitlines()[-15:])
         return f"driver {self.drivers[-1].name} exited with code {code}; its log ends:\n{tail}"
 
-    def snapshot(self) -> SinkSnapshot:
-        """The tables, with the settings and Spark's offset log that late reports are judged by."""
-        with cassandra_session(self.stack.cassandra_host, self.stack.cassandra_port) as session:
-            tables = snapshot_or_empty(session, self.spec.keyspace, self.job, self.window_ms)
-            checkpoints = generation_checkpoints(session, self.spec.keyspace, self.job) if tables.late else {}
+    def snapshot(self, timeout_s: float = 120) -> SinkSnapshot:
+        """The tables, with the settings and Spark's offset log that late reports are judged by.
+        Read at QUORUM until a read succeeds: while a node is cut off, its peers take seconds to
+        see it gone, and a read that meets it until then times out (it is never read from fewer)."""
+
+        def read() -> tuple[SinkSnapshot, dict[int, str]]:
+            with cassandra_session(self.stack.cassandra_nodes, self.stack.cassandra_port) as session:
+                tables = snapshot_or_empty(session, self.spec.keyspace, self.job, self.window_ms)
+                late = generation_checkpoints(session, self.spec.keyspace, self.job) if tables.late else {}
+                return tables, late
+
+        tables, checkpoints = eventually(
+            read, lambda _: True, expected="a read of the tables at QUORUM", timeout_s=timeout_s
+        )
         return replace(
             tables,
             allowed_lateness_ms=duration_ms(self.spec.allowed_lateness),

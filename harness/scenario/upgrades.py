@@ -24,7 +24,8 @@ import docker
 
 from harness.eventually import eventually
 from harness.nemesis.faults import wait_answers, wait_cql
-from harness.scenario.catalogue import START_MS, Entry, load
+from harness.scenario.catalogue import Entry
+from harness.scenario.loads import START_MS, load
 from harness.scenario.steps import (
     Check,
     Context,
@@ -128,7 +129,7 @@ def _wait_answers(info: StackInfo, component: Component) -> None:
     if component == "kafka":
         wait_answers(info.bootstrap_servers, "kafka to answer after its upgrade", 120)
     elif component == "cassandra":
-        wait_cql(info.cassandra_host, info.cassandra_port, "cassandra to answer after its upgrade", 120)
+        wait_cql(info.cassandra_nodes, info.cassandra_port, "cassandra to answer after its upgrade", 120)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""Labelled containers on the host network, and the cleanup that removes every one of ours.
+"""Labelled containers, on the host network or at an address of a network of ours, and the cleanup
+that removes every one of them.
 
-Ryuk (testcontainers' reaper) cannot be pulled here, so Tally reaps its own: each container carries
-the label `tally.owner=<pid>`; `remove_all()` runs at exit, and `reap_orphans()` removes containers
-whose owning process is gone (a run killed with SIGKILL).
+Ryuk (testcontainers' reaper) cannot be pulled here, so Tally reaps its own: each container and
+network carries the label `tally.owner=<pid>`; `remove_all()` runs at exit, and `reap_orphans()`
+removes those whose owning process is gone (a run killed with SIGKILL).
 """
 
 from __future__ import annotations
@@ -10,30 +11,79 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+from docker.types import EndpointConfig
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 LABEL = "tally.owner"
 _started: list[DockerContainer] = []
+_networks: list[str] = []
 
 
 def _client() -> docker.DockerClient:
     return docker.from_env()
 
 
-def labelled(image: str, name: str, command: list[str] | None = None) -> DockerContainer:
-    """A container on the host network (services listen on 127.0.0.1 ports chosen by the harness)."""
+@dataclass(frozen=True)
+class Address:
+    """A fixed address on a network of ours: a node restarted, or cut off and healed, keeps it."""
+
+    network: str
+    ip: str
+
+
+def labelled(
+    image: str, name: str, command: list[str] | None = None, address: Address | None = None
+) -> DockerContainer:
+    """A container on the host network (services listen on 127.0.0.1 ports chosen by the harness),
+    or at `address`, with a network namespace of its own that a fault can cut."""
     testcontainers_config.ryuk_disabled = True
     container = DockerContainer(image, name=f"tally-{name}-{os.getpid()}")
     if command:
         container.with_command(command)
+    if address is None:
+        network: dict[str, object] = {"network_mode": "host"}
+    else:
+        endpoint = EndpointConfig(_client().api.api_version, ipv4_address=address.ip)
+        network = {"network": address.network, "networking_config": {address.network: endpoint}}
     # init: tini as PID 1 forwards SIGTERM to the process, and a process that is not PID 1 can be
     # killed by its own SIGKILL (the kernel ignores unhandled signals sent to init from inside).
-    return container.with_kwargs(network_mode="host", init=True, labels={LABEL: str(os.getpid())})
+    return container.with_kwargs(**network, init=True, labels={LABEL: str(os.getpid())})
+
+
+def create_network(name: str, candidates: Iterable[str]) -> tuple[str, str]:
+    """A bridge network of ours on the first free /24 of `candidates` (other networks of this
+    machine may hold some): (its name, its subnet)."""
+    full = f"tally-{name}-{os.getpid()}"
+    refused = []
+    for subnet in candidates:
+        pool = docker.types.IPAMPool(subnet=subnet)
+        try:
+            _client().networks.create(
+                full,
+                driver="bridge",
+                ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+                labels={LABEL: str(os.getpid())},
+            )
+        except docker.errors.APIError as error:
+            refused.append(f"{subnet}: {error.explanation}")
+            continue
+        _networks.append(full)
+        return full, subnet
+    raise RuntimeError("no subnet free for a network of ours:\n  " + "\n  ".join(refused[-3:]))
+
+
+def remove_network(name: str) -> None:
+    if name in _networks:
+        _networks.remove(name)
+    with contextlib.suppress(docker.errors.NotFound):
+        _client().networks.get(name).remove()
 
 
 class ContainerStartError(RuntimeError):
@@ -92,16 +142,27 @@ def remove(container: DockerContainer) -> None:
 def remove_all() -> None:
     while _started:
         remove(_started[-1])
+    while _networks:
+        remove_network(_networks[-1])
+
+
+def _orphaned(labels: dict[str, str]) -> bool:
+    owner = int(labels.get(LABEL, "0"))
+    return owner != os.getpid() and not Path(f"/proc/{owner}").exists()
 
 
 def reap_orphans() -> list[str]:
-    """Remove containers left by Tally runs whose process no longer exists."""
+    """Remove containers, then networks, left by Tally runs whose process no longer exists."""
     removed = []
-    for container in _client().containers.list(all=True, filters={"label": LABEL}):
-        owner = int(container.labels.get(LABEL, "0"))
-        if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
+    client = _client()
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        if _orphaned(container.labels):
             container.remove(force=True)
             removed.append(container.name)
+    for network in client.networks.list(filters={"label": LABEL}):
+        if _orphaned(network.attrs.get("Labels") or {}):
+            network.remove()
+            removed.append(network.name)
     return removed
 
 

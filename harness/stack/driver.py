@@ -124,6 +124,8 @@ class Driver:
             s.kafka_isolation_level,
             "--starting-offsets",
             s.starting_offsets,
+            "--replication-factor",
+            str(self.stack.replication),
         ]
         if s.take_over_from:
             cmd += ["--take-over-from", str(s.take_over_from)]

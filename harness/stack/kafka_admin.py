@@ -6,9 +6,11 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 
-def create_topic(bootstrap_servers: str, topic: str, partitions: int) -> None:
+def create_topic(bootstrap_servers: str, topic: str, partitions: int, replication: int = 1) -> None:
+    """`replication`: copies of each record; the brokers' `min.insync.replicas` applies to it."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    new = NewTopic(topic, num_partitions=partitions, replication_factor=replication)
+    futures = admin.create_topics([new])
     futures[topic].result(timeout=60)
 
 

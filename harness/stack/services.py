@@ -1,5 +1,7 @@
 """The real stack: Kafka (KRaft), Cassandra, a Spark standalone master + worker and Toxiproxy, started
 in parallel. Drivers reach Kafka and Cassandra through Toxiproxy (network faults); the harness does not.
+In the replicated topology (`harness/stack/topology.py`) Kafka and Cassandra are three nodes each, at
+addresses of their own, and the drivers reach them directly: its faults act on nodes, not links.
 
 Fixtures and the audit get a `StackInfo`: plain, frozen connection info. The `Stack` object keeps the
 containers, for faults, logs, upgrades in place and teardown.
@@ -21,9 +23,12 @@ from typing import Literal
 
 from testcontainers.core.container import DockerContainer
 
-from harness.stack import containers
+from harness.stack import containers, topology
+from harness.stack.containers import Address
 from harness.stack.images import Images
 from harness.stack.ports import free_ports
+from harness.stack.topology import Topology
+from harness.stack.topology import data_dirs as topology_data_dirs
 from harness.stack.toxiproxy import Toxiproxy
 from harness.stack.versions import Versions
 
@@ -41,7 +46,8 @@ class StackInfo:
     versions: Versions
     images: Images
     bootstrap_servers: str
-    cassandra_host: str
+    # Every Cassandra node's address (contact points), on one native port.
+    cassandra_nodes: tuple[str, ...]
     cassandra_port: int
     spark_master: str
     # Checkpoints live here: mounted at the same path in the worker and in every driver.
@@ -49,18 +55,24 @@ class StackInfo:
     logs_dir: Path
     containers: dict[str, str]
     # Toxiproxy's API, and the pipeline's way to the services through its proxies `kafka` and
-    # `cassandra`; the producer and the harness's own reads go direct.
-    toxiproxy_api: str
+    # `cassandra`; the producer and the harness's own reads go direct. The replicated topology has no
+    # proxies (None): the pipeline's way is the direct one.
+    toxiproxy_api: str | None
     proxied_bootstrap_servers: str
     proxied_cassandra_port: int
+    topology: Topology = "single"
+    # Copies of each Kafka record and each Cassandra row: 1, or 3 in the replicated topology.
+    replication: int = 1
+    # The address of each node's container (its role -> IP) in the replicated topology.
+    addresses: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def cassandra_hosts(self) -> str:
-        return f"{self.cassandra_host}:{self.cassandra_port}"
+        return ",".join(f"{host}:{self.cassandra_port}" for host in self.cassandra_nodes)
 
     @property
     def proxied_cassandra_hosts(self) -> str:
-        return f"{self.cassandra_host}:{self.proxied_cassandra_port}"
+        return ",".join(f"{host}:{self.proxied_cassandra_port}" for host in self.cassandra_nodes)
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,8 @@ CASSANDRA_DATA = "/var/lib/cassandra"
 # Long enough for a controlled shutdown (Kafka) or the drain Cassandra's shutdown hook runs; then
 # Docker sends SIGKILL.
 STOP_TIMEOUT_S = 90
+# Six JVMs starting at once on two cores, each node of a quorum waiting for the others.
+REPLICATED_START_TIMEOUT_S = 300
 
 Component = Literal["kafka", "cassandra", "spark"]
 # The containers of a component in the order they stop; they start in reverse, so that a Spark
@@ -117,9 +131,10 @@ class Service:
     command: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     volumes: Mapping[str, str] = field(default_factory=dict)  # folder here -> path inside
+    address: Address | None = None  # None: the host network
 
     def container(self, name: str) -> DockerContainer:
-        container = containers.labelled(self.image, name, list(self.command) or None)
+        container = containers.labelled(self.image, name, list(self.command) or None, self.address)
         for key, value in self.env.items():
             container.with_env(key, value)
         for folder, inside in self.volumes.items():
@@ -261,13 +276,22 @@ class Stack:
     """Starts the services in parallel; `upgrade()` moves one component to another version in place;
     `close()` saves their logs and removes them."""
 
-    def __init__(self, versions: Versions, images: Images, workdir: Path) -> None:
+    def __init__(
+        self, versions: Versions, images: Images, workdir: Path, topology: Topology = "single"
+    ) -> None:
         self._versions = versions
         self._images = images
+        self._topology = topology
         self._shared = workdir / "shared"
         self._logs = workdir / "logs"
-        # Kafka's log and Cassandra's data outlive their containers: another version takes them over.
-        self._data = {"kafka": workdir / "kafka-data", "cassandra": workdir / "cassandra-data"}
+        # Kafka's log and Cassandra's data outlive their containers: another version takes them over,
+        # or the same node started again after a kill.
+        self._data = (
+            {"kafka": workdir / "kafka-data", "cassandra": workdir / "cassandra-data"}
+            if topology == "single"
+            else topology_data_dirs(workdir)
+        )
+        self._network: str | None = None
         self._containers: dict[str, DockerContainer] = {}
         self._services: dict[str, Service] = {}
         self._moves = 0
@@ -308,57 +332,123 @@ class Stack:
         containers.reap_orphans()
         # All at once: ports handed out by separate calls could be handed out twice.
         ports = free_ports(13)
+        spark = _spark(self._images.spark, self._shared, *ports[5:8])
+        try:
+            if self._topology == "single":
+                info = self._start_single(ports, spark)
+            else:
+                info = self._start_replicated(spark)
+        except BaseException:
+            containers.remove_all()
+            raise
+        self._info = replace(info, containers=self._names())
+        log.info(
+            "%s up in %.1f s (%s): kafka %s, cassandra %s, spark %s, toxiproxy %s (pipeline: kafka %s, "
+            "cassandra %s)",
+            self._versions.label(),
+            time.monotonic() - started,
+            self._topology,
+            info.bootstrap_servers,
+            ",".join(info.cassandra_nodes),
+            info.spark_master,
+            info.toxiproxy_api or "none",
+            info.proxied_bootstrap_servers,
+            info.proxied_cassandra_hosts,
+        )
+        return self._info
+
+    def _start_groups(self, groups: list[tuple[Service, ...]]) -> None:
+        """Each group in turn, the groups at once: a cluster's nodes wait for each other's quorum."""
+        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
+            for group in [pool.submit(self._start_in_turn, group) for group in groups]:
+                group.result()
+
+    def _start_single(self, ports: list[int], spark: tuple[Service, Service]) -> StackInfo:
         proxy = ProxyPorts(*ports[8:12])
         bootstrap, cassandra_port = f"127.0.0.1:{ports[0]}", ports[2]
-        toxiproxy = _toxiproxy(self._images.toxiproxy, proxy)
-        groups: list[tuple[Service, ...]] = [
-            (_kafka(self._images.kafka, ports[0], ports[1], proxy, self._data["kafka"]),),
-            (
-                _cassandra(
-                    self._images.cassandra, ports[2], ports[3], ports[4], ports[12], self._data["cassandra"]
+        self._start_groups(
+            [
+                (_kafka(self._images.kafka, ports[0], ports[1], proxy, self._data["kafka"]),),
+                (
+                    _cassandra(
+                        self._images.cassandra,
+                        ports[2],
+                        ports[3],
+                        ports[4],
+                        ports[12],
+                        self._data["cassandra"],
+                    ),
                 ),
-            ),
-            _spark(self._images.spark, self._shared, *ports[5:8]),
-            (toxiproxy,),
-        ]
-        with ThreadPoolExecutor(max_workers=len(groups)) as pool:
-            started_groups = [pool.submit(self._start_in_turn, group) for group in groups]
-            try:
-                for group in started_groups:
-                    group.result()
-                toxiproxy_api = f"http://127.0.0.1:{proxy.api}"
-                _create_proxies(toxiproxy_api, proxy, cassandra_port)
-            except BaseException:
-                containers.remove_all()
-                raise
-        master_url = _master_url(ports[5])
-        self._info = StackInfo(
+                spark,
+                (_toxiproxy(self._images.toxiproxy, proxy),),
+            ]
+        )
+        toxiproxy_api = f"http://127.0.0.1:{proxy.api}"
+        _create_proxies(toxiproxy_api, proxy, cassandra_port)
+        return StackInfo(
             versions=self._versions,
             images=self._images,
             bootstrap_servers=bootstrap,
-            cassandra_host="127.0.0.1",
+            cassandra_nodes=("127.0.0.1",),
             cassandra_port=cassandra_port,
-            spark_master=master_url,
+            spark_master=spark[1].command[2],
             shared_dir=self._shared,
             logs_dir=self._logs,
-            containers=self._names(),
+            containers={},
             toxiproxy_api=toxiproxy_api,
             proxied_bootstrap_servers=f"127.0.0.1:{proxy.kafka}",
             proxied_cassandra_port=proxy.cassandra,
         )
-        log.info(
-            "%s up in %.1f s: kafka %s, cassandra 127.0.0.1:%d, spark %s, toxiproxy %s "
-            "(proxies: kafka :%d, cassandra :%d)",
-            self._versions.label(),
-            time.monotonic() - started,
-            bootstrap,
-            cassandra_port,
-            master_url,
-            toxiproxy_api,
-            proxy.kafka,
-            proxy.cassandra,
+
+    def _start_replicated(self, spark: tuple[Service, Service]) -> StackInfo:
+        self._network, subnet = containers.create_network("nodes", topology.SUBNETS)
+        addresses = topology.addresses(self._network, subnet)
+        cluster_id = _kafka_cluster_id()
+        nodes = range(1, topology.NODES + 1)
+        kafka = [
+            Service(
+                topology.kafka_role(n),
+                self._images.kafka,
+                KAFKA_READY,
+                REPLICATED_START_TIMEOUT_S,
+                env=topology.kafka_env(cluster_id, n, addresses),
+                volumes={str(self._data[topology.kafka_role(n)]): KAFKA_DATA},
+                address=addresses[topology.kafka_role(n)],
+            )
+            for n in nodes
+        ]
+        cassandra = [
+            Service(
+                topology.cassandra_role(n),
+                self._images.cassandra,
+                CASSANDRA_READY,
+                REPLICATED_START_TIMEOUT_S,
+                env=topology.cassandra_env(n, addresses),
+                volumes={str(self._data[topology.cassandra_role(n)]): CASSANDRA_DATA},
+                address=addresses[topology.cassandra_role(n)],
+            )
+            for n in nodes
+        ]
+        self._start_groups([*((node,) for node in (*kafka, *cassandra)), spark])
+        ips = {role: address.ip for role, address in addresses.items()}
+        bootstrap = ",".join(f"{ips[topology.kafka_role(n)]}:{topology.KAFKA_PORT}" for n in nodes)
+        return StackInfo(
+            versions=self._versions,
+            images=self._images,
+            bootstrap_servers=bootstrap,
+            cassandra_nodes=tuple(ips[topology.cassandra_role(n)] for n in nodes),
+            cassandra_port=topology.CASSANDRA_NATIVE_PORT,
+            spark_master=spark[1].command[2],
+            shared_dir=self._shared,
+            logs_dir=self._logs,
+            containers={},
+            toxiproxy_api=None,
+            proxied_bootstrap_servers=bootstrap,
+            proxied_cassandra_port=topology.CASSANDRA_NATIVE_PORT,
+            topology="replicated",
+            replication=topology.NODES,
+            addresses=ips,
         )
-        return self._info
 
     def _names(self) -> dict[str, str]:
         return {role: c.get_wrapped_container().name for role, c in self._containers.items()}
@@ -389,6 +479,8 @@ class Stack:
         environment and data, plus `settings`. `lose_data`: the new containers start on empty
         storage (a negative control: an upgrade that loses the log). A start that fails raises,
         with no container left for the component (upgrade it again to any version that can start)."""
+        if self._topology != "single":
+            raise NotImplementedError("upgrades in place run on the single topology")
         info = self.info
         self._moves += 1
         version = getattr(versions, component)
@@ -451,3 +543,6 @@ class Stack:
             # The logs stay; the services' data would fill the disk run after run.
             for folder in self._data.values():
                 shutil.rmtree(folder, ignore_errors=True)
+            if self._network is not None:
+                containers.remove_network(self._network)
+                self._network = None

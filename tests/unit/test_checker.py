@@ -451,6 +451,28 @@ def test_an_inconsistent_history_gives_unknown() -> None:
     assert "completed twice" in (check([*ops, ops[-1]], world.snapshot()).error or "")
 
 
+def test_an_offset_acknowledged_twice_is_an_acknowledged_record_the_log_lost() -> None:
+    """A leader acknowledged #0 alone (acks=1) and died; the next leader gave its offset to #1. The
+    pipeline counts what the log holds, #1, and the checker names #0 as lost, by Kafka's word."""
+    history = History(clock=iter(range(100)).__next__)
+    first = Expected.valid(PageView("t-0", "site-000", "/", TOP_MS))
+    second = Expected.valid(PageView("t-1", "site-001", "/", TOP_MS))
+    history.invoke(0, first)
+    history.ok(0, first, TOPIC, 0, 7)
+    history.invoke(1, second)
+    history.ok(1, second, TOPIC, 0, 7)
+    row = ("site-001", window_start_ms(TOP_MS, WINDOW))
+    verdict = check(history, SinkSnapshot(WINDOW, {row: 1}, {}, {}))
+    assert verdict.valid is False
+    assert verdict.summary is not None
+    assert verdict.summary.lost == 1
+    assert not verdict.rows, "the pipeline counted all the log holds"
+    (problem,) = verdict.log_problems
+    assert problem.position == (TOPIC, 0, 7)
+    assert "record #0 acknowledged here, then record #1: the log lost #0" in problem.detail
+    assert "kafka's log: 1 problem(s)" in verdict.explain()
+
+
 def test_explain_shows_only_differing_rows_and_stays_bounded() -> None:
     t0 = 1_700_000_000_000
     sends = [Send("valid", SITES[i % 3], t0 + (i // 3) * WINDOW, "ok", False, False) for i in range(150)]

@@ -13,7 +13,7 @@ from harness.checker.verdict import Verdict, check
 from harness.model.events import window_start_ms
 from harness.model.history import History, Op
 from harness.model.snapshot import SinkSnapshot
-from harness.scenario.catalogue import START_MS
+from harness.scenario.loads import START_MS
 from harness.scenario.upgrades import CHUNK_SPAN_MS, IN_FLIGHT_MINUTES
 from harness.workload.generator import WorkloadSpec, generate
 

@@ -1,21 +1,25 @@
 #!/bin/bash
-# Single-node Cassandra tuned for a fast start; ports come from the harness.
+# Cassandra tuned for a fast start; ports come from the harness. Alone by default; a node of a ring
+# when CASSANDRA_SEEDS and CASSANDRA_INITIAL_TOKEN say so (the replicated topology: every node a
+# seed with its own token, so that the nodes start at once and none streams at its first start).
 set -euo pipefail
 : "${CASSANDRA_NATIVE_PORT:?}" "${CASSANDRA_STORAGE_PORT:?}"
 host="${CASSANDRA_HOST:-127.0.0.1}"
+seeds="${CASSANDRA_SEEDS:-${host}:${CASSANDRA_STORAGE_PORT}}"
 data=/var/lib/cassandra
 conf=/opt/cassandra/conf
 mkdir -p "$conf"
 cat > "$conf/cassandra.yaml" <<YAML
 cluster_name: tally
 num_tokens: 1
-initial_token: 0
+initial_token: ${CASSANDRA_INITIAL_TOKEN:-0}
+auto_bootstrap: false
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
 endpoint_snitch: SimpleSnitch
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "${host}:${CASSANDRA_STORAGE_PORT}"
+      - seeds: "${seeds}"
 listen_address: ${host}
 rpc_address: ${host}
 storage_port: ${CASSANDRA_STORAGE_PORT}

@@ -1,8 +1,15 @@
 #!/bin/bash
-# Single-node KRaft (combined broker + controller); ports and cluster id come from the harness.
+# KRaft, every node both broker and controller; ports and cluster id come from the harness. Alone by
+# default; a cluster when KAFKA_NODE_ID, KAFKA_VOTERS and KAFKA_REPLICATION say so (the replicated
+# topology: three nodes, each with its own address, so the standard ports).
 set -euo pipefail
 : "${KAFKA_PORT:?}" "${KAFKA_CONTROLLER_PORT:?}" "${KAFKA_CLUSTER_ID:?}"
 host="${KAFKA_HOST:-127.0.0.1}"
+node="${KAFKA_NODE_ID:-1}"
+voters="${KAFKA_VOTERS:-1@${host}:${KAFKA_CONTROLLER_PORT}}"
+replication="${KAFKA_REPLICATION:-1}"
+# A write acknowledged by all in-sync replicas is on at least two of three; one alone cannot take it.
+min_isr=$(( replication > 1 ? 2 : 1 ))
 listeners="PLAINTEXT://${host}:${KAFKA_PORT},CONTROLLER://${host}:${KAFKA_CONTROLLER_PORT}"
 advertised="PLAINTEXT://${host}:${KAFKA_PORT}"
 protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
@@ -17,8 +24,8 @@ fi
 props=/var/lib/kafka/server.properties
 cat > "$props" <<PROPS
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@${host}:${KAFKA_CONTROLLER_PORT}
+node.id=${node}
+controller.quorum.voters=${voters}
 listeners=${listeners}
 advertised.listeners=${advertised}
 controller.listener.names=CONTROLLER
@@ -26,12 +33,15 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=${protocols}
 log.dirs=/var/lib/kafka/data
 num.partitions=4
-offsets.topic.replication.factor=1
+default.replication.factor=${replication}
+min.insync.replicas=${min_isr}
+unclean.leader.election.enable=false
+offsets.topic.replication.factor=${replication}
 offsets.topic.num.partitions=4
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+transaction.state.log.replication.factor=${replication}
+transaction.state.log.min.isr=${min_isr}
+share.coordinator.state.topic.replication.factor=${replication}
+share.coordinator.state.topic.min.isr=${min_isr}
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.flush.interval.messages=1
