@@ -155,6 +155,12 @@ class ScenarioResult:
         return evidence(self.lost, self.duplicated, self.unexpected, self.wrongly_late, noun)
 
     @property
+    def moved(self) -> bool:
+        """An upgrade in place (its fault is a move of versions), not a fault with a heal: only a
+        move step sets `versions_after`; `moves` may also hold what a fault's steps saw."""
+        return bool(self.versions_after)
+
+    @property
     def outcome(self) -> Outcome:
         """For a mutant's run: killed by any invalid verdict, unless the fault never landed (which a
         control that can lose its race says also of an exact verdict)."""

@@ -61,7 +61,7 @@ def timeline_png(scenario: ScenarioResult) -> bytes:
     else:
         _placeholder(axes, "no timeline recorded")
     fault, heal = scenario.fault_at_s, scenario.heal_at_s
-    if scenario.moves and fault is not None and heal is not None:
+    if scenario.moved and fault is not None and heal is not None:
         _mark_transition(axes, scenario, fault, heal)
     else:
         _mark_fault(axes, scenario, fault, heal)

@@ -88,13 +88,13 @@ def _fault_line(s: ScenarioResult) -> str:
         return ""
     # An upgrade's move is marked as a fault is: it begins when the old version stops, and ends
     # when the new one answers.
-    began, ended = ("moving from", "moved by") if s.moves else ("injected at", "healed at")
-    parts = [f"{'move' if s.moves else 'fault'}: {s.fault}"]
+    began, ended = ("moving from", "moved by") if s.moved else ("injected at", "healed at")
+    parts = [f"{'move' if s.moved else 'fault'}: {s.fault}"]
     if s.fault_at_s is not None:
         parts.append(f"{began} {s.fault_at_s:.1f} s")
     if s.heal_at_s is not None:
         parts.append(f"{ended} {s.heal_at_s:.1f} s")
-    healed = "the move" if s.moves else "the heal"
+    healed = "the move" if s.moved else "the heal"
     if s.recovery_s is not None:
         parts.append(f"counts matched {s.recovery_s:.1f} s after {healed}")
     elif s.heal_at_s is not None:

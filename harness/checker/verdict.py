@@ -235,7 +235,7 @@ def _check(
     counted_total = sum(_count(v) for v in snapshot.counts.values())
     summary = Summary(
         attempted=len(sends),
-        acknowledged=len(acked),
+        acknowledged=len(acked) + len(log_problems),
         failed=sum(s.outcome == "fail" for s in sends),
         indeterminate=len(unknown),
         counted_total=counted_total,

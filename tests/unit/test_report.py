@@ -270,3 +270,32 @@ def test_a_transition_is_labelled_with_what_ran_on_either_side_of_the_move(
     scenario = replace(upgrade_scenario(), versions_after=after)
     assert _transition(scenario) == transition
     assert timeline_png(scenario).startswith(PNG_MAGIC)
+
+
+def test_a_fault_whose_steps_report_what_they_saw_is_shown_as_a_fault_not_a_move() -> None:
+    """A node fault's scenario lists what its background load saw, as an upgrade lists its moves;
+    only a move of versions (`versions_after`) is drawn and worded as a move."""
+    fault = ScenarioResult(
+        "kafka-leader-killed",
+        "spark-4.0.0 kafka-4.1.1 cassandra-5.0.6",
+        True,
+        fault="SIGKILL the leader broker of partition 0 while producing",
+        fault_at_s=13.7,
+        heal_at_s=33.0,
+        recovery_s=31.5,
+        moves=("background load: 60000 sent, 60000 acknowledged, 0 failed, 0 unknown",),
+    )
+    result = AuditResult(
+        "2026-12-02T00:00:00+00:00",
+        60.0,
+        7,
+        "replicated",
+        3000,
+        [VersionSetResult({"spark": "4.0.0"}, fault.versions, scenarios=[fault])],
+        topology="replicated: 3 Kafka brokers",
+    )
+    markdown = render_markdown(result)
+    assert "fault: SIGKILL the leader broker of partition 0 while producing, injected at 13.7 s" in markdown
+    assert "moving from" not in markdown
+    assert "background load: 60000 sent" in markdown
+    assert "replicated: 3 Kafka brokers" in markdown
