@@ -15,6 +15,7 @@ STACK = SimpleNamespace(
     proxied_bootstrap_servers="127.0.0.1:19092",
     proxied_cassandra_hosts="127.0.0.1:19042",
     spark_master="spark://127.0.0.1:7077",
+    replication=1,
 )
 SPEC = DriverSpec(topic="t", keyspace="k", checkpoint=Path("/shared/c"), dedup=True, sink="m:Sink")
 

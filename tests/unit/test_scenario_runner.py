@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ class FakeFault:
     def __str__(self) -> str:
         return "freeze something"
 
-    def inject(self, stack: Any) -> None:
+    def inject(self, stack: Any, topic: str) -> None:
         self.log.append("inject")
 
     def heal(self, stack: Any) -> None:
@@ -33,6 +34,7 @@ class FakeTrial:
 
     stack: object = None
     diagnosed: list[str] = field(default_factory=list)
+    spec: Any = field(default_factory=lambda: SimpleNamespace(topic="t"))
 
     def verdict(self) -> Any:
         return check(History(), SinkSnapshot(window_ms=60_000))
@@ -85,3 +87,13 @@ def test_a_failure_heals_open_faults_and_marks_the_failing_step() -> None:
     assert "    4. record never" in text
     assert "RuntimeError: boom" in text
     assert trial.diagnosed == ["asked"]
+
+
+def test_a_scenario_that_ends_with_its_fault_on_leaves_the_stack_healed() -> None:
+    """A control judged while its fault is on (writes at ONE, read during a partition) stops at its
+    check; the runner heals what it left on, so the next scenario starts on a whole cluster."""
+    log: list[str] = []
+    fault = FakeFault(log)
+    scenario = Scenario("judged-during", (Inject(fault), Record("check", log)))  # type: ignore[arg-type]
+    run(scenario, FakeTrial())  # type: ignore[arg-type]
+    assert log == ["inject", "check", "heal"]
