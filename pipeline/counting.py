@@ -58,10 +58,14 @@ def batch_rows(batch: DataFrame, watermark_ms: int, dedup: bool = False) -> Data
     watermark, every event whose own time is at or before it (a superset: its window ends later):
     those are the late ones, and the events it kept are the ones counted.
     """
-    watermark = F.timestamp_millis(F.lit(watermark_ms))
+    # Compared as one-field structs: Spark writes a timestamp literal into the code it generates, so
+    # a new watermark each batch would compile the batch's whole job again (0.1-1 s, on the driver
+    # and on every executor), while a struct literal is passed to the same code by reference.
+    # (Valid events, the only ones compared, have an event time and a window.)
+    watermark = F.struct(F.timestamp_millis(F.lit(watermark_ms)).alias("t"))
     record = F.col("kind") == KIND_RECORD
     valid = record & F.col("reason").isNull()
-    too_old = (F.col("event_time") if dedup else F.col("window_end")) <= watermark
+    too_old = F.struct((F.col("event_time") if dedup else F.col("window_end")).alias("t")) <= watermark
     counted = (F.col("kind") == KIND_KEPT if dedup else valid) & ~too_old
     out: Column = (
         F.when(record & F.col("reason").isNotNull(), F.lit(KIND_DEAD))

@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 
 from pipeline import sink as sink_module
 from pipeline.checkpoint import late_event_watermark_ms
-from pipeline.counting import sink_input
+from pipeline.counting import batch_rows, sink_input
 from pipeline.failpoints import Failpoints
 from pipeline.generations import Carried, Generation
 from pipeline.parse import parse_events
@@ -609,6 +609,22 @@ def test_each_record_is_parsed_once_by_the_query(kafka_frames: KafkaFrames, dedu
     plan = sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, "1 minute", dedup)
     executed = plan._jdf.queryExecution().executedPlan().toString()
     assert executed.count("from_json(") == (2 if dedup else 1), executed
+
+
+@pytest.mark.parametrize("dedup", [False, True], ids=["counts", "dedup"])
+def test_a_new_watermark_compiles_no_new_code(kafka_frames: KafkaFrames, dedup: bool) -> None:
+    """Each batch has a new watermark; if it reached the generated code as a literal, every batch
+    would compile its whole job again (twice: the stages before and after the shuffle)."""
+    records = kafka_frames([(0, 0, b'{"event_id": "e", "site_id": "s", "ts": 0}'), (0, 1, b"x")])
+    plan = sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, "1 minute", dedup)
+    compiles = (
+        records.sparkSession._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
+    )
+    batch_rows(plan, 1_000, dedup).collect()
+    before = compiles.getCount()
+    for watermark_ms in (61_000, 3_600_000):
+        batch_rows(plan, watermark_ms, dedup).collect()
+    assert compiles.getCount() == before
 
 
 def test_each_record_is_read_once_per_batch(streaming: Streaming) -> None:
