@@ -52,17 +52,16 @@ class NodeFault:
             raise ValueError(f"{self.count} of {NODES} nodes: a fault leaves at least one up")
 
     def __str__(self) -> str:
-        which = (
-            "the broker leading the topic's partition 0"
-            if self.leader
-            else f"{self.count} {self.component} node{'s' if self.count > 1 else ''}"
-        )
-        how = {
-            "kill": "kill (SIGKILL)",
-            "isolate": "isolate from its peers and its clients:",
-            "partition": "cut off from its peers (clients still reach it):",
+        if self.leader:
+            which = "the broker leading the topic's partition 0"
+        else:
+            which = f"a {self.component} node" if self.count == 1 else f"{self.count} {self.component} nodes"
+        its, it = ("its", "it") if self.count == 1 else ("their", "them")
+        return {
+            "kill": f"kill (SIGKILL) {which}",
+            "isolate": f"isolate {which} from {its} peers and {its} clients",
+            "partition": f"cut {which} off from {its} peers (clients still reach {it})",
         }[self.action]
-        return f"{how} {which}"
 
     def targets(self, stack: StackInfo, topic: str) -> tuple[str, ...]:
         if self.leader:

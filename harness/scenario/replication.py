@@ -175,57 +175,50 @@ def _load(seed: int, events: int, minute: int = 0) -> WorkloadSpec:
     return load(seed, events, minute=minute).workload
 
 
-def leader_killed(seed: int, events: int, config: Mapping[str, Any] | None = None) -> tuple[Step, ...]:
-    """The broker leading partition 0 is SIGKILLed while a fast load is acknowledged, and started
-    again on its log: it comes back a follower, and truncates whatever no other replica had."""
-    kill = NodeFault("kill", "kafka", leader=True)
+def _running(seed: int, events: int) -> tuple[Step, ...]:
+    """A first load and a driver that has committed some of it: a fault next hits a running stream."""
+    return (Produce(_load(seed, events)), StartDriver(), WaitProgress())
+
+
+def _under_load(
+    fault: NodeFault, seed: int, events: int, config: Mapping[str, Any] | None
+) -> tuple[Step, ...]:
+    """A broker fault while a fast load is being acknowledged, held past KRaft's broker session, then
+    healed; the stream catches up."""
     return (
-        Produce(_load(seed, events)),
-        StartDriver(),
-        WaitProgress(),
+        *_running(seed, events),
         ProduceDuring(_load(seed + 1, FAST_LOAD_EVENTS, minute=2), config=dict(config or {})),
-        InjectUnderLoad(kill),
+        InjectUnderLoad(fault),
         Hold(BROKER_HOLD_S),
-        Heal(kill),
+        Heal(fault),
         JoinLoad(),
         EnsureDriver(),
         WaitConsumed(),
     )
+
+
+def _while_writing(fault: NodeFault, seed: int, events: int) -> tuple[Step, ...]:
+    """A Cassandra fault on a running stream, and new input while it is on: batches write through it."""
+    return (*_running(seed, events), Inject(fault), Produce(_load(seed + 1, events // 2, minute=2)))
+
+
+def leader_killed(seed: int, events: int, config: Mapping[str, Any] | None = None) -> tuple[Step, ...]:
+    """The broker leading partition 0 is SIGKILLed while a fast load is acknowledged, and started
+    again on its log: it comes back a follower, and truncates whatever no other replica had."""
+    return _under_load(NodeFault("kill", "kafka", leader=True), seed, events, config)
 
 
 def broker_isolated(seed: int, events: int) -> tuple[Step, ...]:
     """The leader of partition 0 cut off from the other brokers and from every client while records
     are produced, past its session: the controllers elect new leaders; then it rejoins."""
-    isolate = NodeFault("isolate", "kafka", leader=True)
-    return (
-        Produce(_load(seed, events)),
-        StartDriver(),
-        WaitProgress(),
-        ProduceDuring(_load(seed + 1, FAST_LOAD_EVENTS, minute=2)),
-        InjectUnderLoad(isolate),
-        Hold(BROKER_HOLD_S),
-        Heal(isolate),
-        JoinLoad(),
-        EnsureDriver(),
-        WaitConsumed(),
-        Check(),
-    )
+    return (*_under_load(NodeFault("isolate", "kafka", leader=True), seed, events, None), Check())
 
 
 def cassandra_node_killed(seed: int, events: int) -> tuple[Step, ...]:
     """One Cassandra node SIGKILLed while batches write: a quorum is still there, so every produced
     offset must be committed before the node comes back; then hints and reads at QUORUM agree."""
     kill = NodeFault("kill", "cassandra")
-    return (
-        Produce(_load(seed, events)),
-        StartDriver(),
-        WaitProgress(),
-        Inject(kill),
-        Produce(_load(seed + 1, events // 2, minute=2)),
-        WaitConsumed(),
-        Heal(kill),
-        Check(),
-    )
+    return (*_while_writing(kill, seed, events), WaitConsumed(), Heal(kill), Check())
 
 
 def cassandra_two_killed(seed: int, events: int) -> tuple[Step, ...]:
@@ -233,11 +226,7 @@ def cassandra_two_killed(seed: int, events: int) -> tuple[Step, ...]:
     stop committing; after the heal it catches up exactly."""
     kill = NodeFault("kill", "cassandra", count=2)
     return (
-        Produce(_load(seed, events)),
-        StartDriver(),
-        WaitProgress(),
-        Inject(kill),
-        Produce(_load(seed + 1, events // 2, minute=2)),
+        *_while_writing(kill, seed, events),
         HoldStalled(STALL_HOLD_S),
         Heal(kill),
         EnsureDriver(),
@@ -250,15 +239,7 @@ def cassandra_node_partitioned(seed: int, events: int) -> tuple[Step, ...]:
     """One Cassandra node cut off from its peers while batches write; the drivers still reach it, so
     it still coordinates writes it cannot replicate. The checker reads at QUORUM while the node is
     cut off (what a reader sees then), and again after the heal."""
-    cut = NodeFault("partition", "cassandra")
-    return (
-        Produce(_load(seed, events)),
-        StartDriver(),
-        WaitProgress(),
-        Inject(cut),
-        Produce(_load(seed + 1, events // 2, minute=2)),
-        WaitConsumed(),
-    )
+    return (*_while_writing(NodeFault("partition", "cassandra"), seed, events), WaitConsumed())
 
 
 def partitioned_then_healed(seed: int, events: int) -> tuple[Step, ...]:

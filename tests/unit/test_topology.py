@@ -55,7 +55,12 @@ def test_node_faults_name_what_they_hit_and_leave_a_quorum_of_something() -> Non
         "kill (SIGKILL) the broker leading the topic's partition 0"
     )
     assert str(NodeFault("kill", "cassandra", count=2)) == "kill (SIGKILL) 2 cassandra nodes"
-    assert "clients still reach it" in str(NodeFault("partition", "cassandra"))
+    assert str(NodeFault("partition", "cassandra")) == (
+        "cut a cassandra node off from its peers (clients still reach it)"
+    )
+    assert str(NodeFault("isolate", "kafka", leader=True)) == (
+        "isolate the broker leading the topic's partition 0 from its peers and its clients"
+    )
     with pytest.raises(ValueError, match="at least one up"):
         NodeFault("kill", "cassandra", count=3)
     with pytest.raises(ValueError, match="leader is one Kafka broker"):
