@@ -333,11 +333,12 @@ class Stack:
         # All at once: ports handed out by separate calls could be handed out twice.
         ports = free_ports(13)
         spark = _spark(self._images.spark, self._shared, *ports[5:8])
+        master_url = _master_url(ports[5])
         try:
             if self._topology == "single":
-                info = self._start_single(ports, spark)
+                info = self._start_single(ports, spark, master_url)
             else:
-                info = self._start_replicated(spark)
+                info = self._start_replicated(spark, master_url)
         except BaseException:
             containers.remove_all()
             raise
@@ -363,7 +364,7 @@ class Stack:
             for group in [pool.submit(self._start_in_turn, group) for group in groups]:
                 group.result()
 
-    def _start_single(self, ports: list[int], spark: tuple[Service, Service]) -> StackInfo:
+    def _start_single(self, ports: list[int], spark: tuple[Service, Service], master_url: str) -> StackInfo:
         proxy = ProxyPorts(*ports[8:12])
         bootstrap, cassandra_port = f"127.0.0.1:{ports[0]}", ports[2]
         self._start_groups(
@@ -391,7 +392,7 @@ class Stack:
             bootstrap_servers=bootstrap,
             cassandra_nodes=("127.0.0.1",),
             cassandra_port=cassandra_port,
-            spark_master=spark[1].command[2],
+            spark_master=master_url,
             shared_dir=self._shared,
             logs_dir=self._logs,
             containers={},
@@ -400,7 +401,7 @@ class Stack:
             proxied_cassandra_port=proxy.cassandra,
         )
 
-    def _start_replicated(self, spark: tuple[Service, Service]) -> StackInfo:
+    def _start_replicated(self, spark: tuple[Service, Service], master_url: str) -> StackInfo:
         self._network, subnet = containers.create_network("nodes", topology.SUBNETS)
         addresses = topology.addresses(self._network, subnet)
         cluster_id = _kafka_cluster_id()
@@ -438,7 +439,7 @@ class Stack:
             bootstrap_servers=bootstrap,
             cassandra_nodes=tuple(ips[topology.cassandra_role(n)] for n in nodes),
             cassandra_port=topology.CASSANDRA_NATIVE_PORT,
-            spark_master=spark[1].command[2],
+            spark_master=master_url,
             shared_dir=self._shared,
             logs_dir=self._logs,
             containers={},
