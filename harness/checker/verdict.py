@@ -284,10 +284,9 @@ def _placed(sends: Sequence[_Send]) -> tuple[dict[Position, Op], list[PositionPr
     took: the log lost it. Its leader acknowledged it alone and died, and the next leader gave the
     offset to another record (a producer with `acks=1`, or an unclean leader election). Judged by
     Kafka's word, not the pipeline's: the pipeline can only count what the log still holds."""
-    acked = [send for send in sends if send.ack is not None]
     holder: dict[Position, _Send] = {}
     problems = []
-    for send in sorted(acked, key=lambda send: send.ack.time_s if send.ack else 0.0):
+    for send in sorted((s for s in sends if s.ack is not None), key=lambda s: s.ack.time_s):  # type: ignore[union-attr]
         assert send.ack is not None
         position = send.ack.position
         assert position is not None  # Op refuses an ok without one
@@ -299,9 +298,9 @@ def _placed(sends: Sequence[_Send]) -> tuple[dict[Position, Op], list[PositionPr
             )
             problems.append(PositionProblem("lost", position, detail))
         holder[position] = send
-    kept = {id(send) for send in holder.values()}
-    placed = {send.ack.position: send.invoke for send in acked if id(send) in kept and send.ack}
-    return {position: op for position, op in placed.items() if position is not None}, problems
+    # In the order the records were sent, as before any position was taken twice.
+    kept = sorted(holder.items(), key=lambda item: item[1].invoke.index)
+    return {position: send.invoke for position, send in kept}, problems
 
 
 def _part(
