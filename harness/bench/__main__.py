@@ -54,6 +54,12 @@ def parser() -> argparse.ArgumentParser:
         default=0.0,
         help="an extra fixed-rate run for the driver's memory (the issue's target: 30)",
     )
+    p.add_argument(
+        "--heap-interval-minutes",
+        type=float,
+        default=5.0,
+        help="minutes between the driver's heap histograms in the soak (each forces a full GC)",
+    )
     p.add_argument("--trigger-interval", default="1 second", help="Spark contenders' processingTime")
     p.add_argument("--max-offsets-per-trigger", type=int, default=None)
     p.add_argument("--python-flush-interval-s", type=float, default=1.0)
@@ -75,6 +81,8 @@ def options(args: argparse.Namespace) -> BenchOptions:
     unknown = set(contenders) - set(CONTENDERS)
     if unknown:
         raise SystemExit(f"unknown contenders {sorted(unknown)}: choose from {sorted(CONTENDERS)}")
+    if args.heap_interval_minutes <= 0:
+        raise SystemExit("--heap-interval-minutes must be positive: each histogram pauses the driver")
     # The pipeline goes on into the live phases, so it drains last.
     ordered = [c for c in contenders if c != "pipeline"] + (["pipeline"] if "pipeline" in contenders else [])
     return BenchOptions(
@@ -91,6 +99,7 @@ def options(args: argparse.Namespace) -> BenchOptions:
         search_seconds=args.search_seconds,
         reference_latency_seconds=args.reference_latency_seconds,
         soak_minutes=args.soak_minutes,
+        heap_interval_minutes=args.heap_interval_minutes,
         drain_timeout_s=args.drain_timeout,
         tuning=Tuning(
             trigger_interval=args.trigger_interval,

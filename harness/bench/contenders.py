@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cassandra.cluster import Session
+from docker.models.containers import Container
 
 from harness.bench import plain_consumer, seed_job
 from harness.bench.resources import ContainerProbe, Probe, ProcessProbe
@@ -169,8 +170,12 @@ class SparkContender(Contender):
         return code
 
     def probes(self) -> dict[str, Probe]:
+        return {"driver": ContainerProbe(self.container().name)}
+
+    def container(self) -> Container:
+        """The driver's container, for the probes and the soak's heap sampler."""
         assert self.driver is not None
-        return {"driver": ContainerProbe(self.driver.container.get_wrapped_container().name)}
+        return self.driver.container.get_wrapped_container()
 
     def diagnosis(self) -> str:
         logs = self.driver.save_logs() if self.driver else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.bench.analysis import MemoryGrowth, ProgressSummary
+from harness.bench.heap import TOLERANCE_PCT, DriverHeap, MiB
 from harness.bench.latency import LagTrend, LatencyStats
 from harness.bench.ledger import Exactness
 from harness.bench.resources import Usage
@@ -70,7 +71,8 @@ class Live:
     converged: bool
     exactness: Exactness | None
     resources: dict[str, Usage]
-    driver_memory: MemoryGrowth | None = None
+    driver_memory: MemoryGrowth | None = None  # resident memory, sampled every second
+    driver_heap: DriverHeap | None = None  # live heap after full GC: the soak only
     progress: ProgressSummary | None = None
     warmup_s: float = 10.0
 
@@ -183,25 +185,46 @@ def judge(report: Report, latency_rate: float) -> list[Target]:
             None if cpu is None else ok and cpu <= EXECUTOR_CPU_BEFORE_S / 2,
         )
     )
-    targets.append(_memory_target(report))
+    targets.append(_heap_target(report))
     return targets
 
 
-def _memory_target(report: Report) -> Target:
-    # Without a separate soak, the fixed-rate phase stands in (too short to meet the target).
-    soak = report.soak or report.latency.get("pipeline")
-    memory = soak.driver_memory if soak else None
-    name, goal = "driver memory at 10,000/s", "flat (fitted growth < 5%) over 30 min"
-    if soak is None or memory is None:
-        return Target(name, goal, "not measured: run with --soak-minutes 30", None)
-    long_enough = soak.seconds >= 1800
+SOAK_S = 1800  # the issue's 30 minutes
+
+
+def _heap_target(report: Report) -> Target:
+    """Judged on the driver's live heap after full GC over the soak; its resident memory beside."""
+    name, goal = "driver heap after full GC at 10,000/s", f"growth < {TOLERANCE_PCT:g}% over 30 min"
+    soak = report.soak
+    heap = soak.driver_heap if soak else None
+    if soak is None or heap is None:
+        return Target(name, goal, _beside("not measured: run with --soak-minutes 30", report), None)
+    growth = heap.growth
+    if growth is None:
+        return Target(name, goal, _beside(f"not measured: {heap.not_measured}", report), None)
     text = (
-        f"{memory.start_mb:,.0f} -> {memory.end_mb:,.0f} MiB resident ({memory.growth_pct:+.1f}%, "
-        f"{memory.per_10_min_mb:+.0f} MiB/10 min) over {soak.seconds / 60:.1f} min"
+        f"{growth.first_mb:,.0f} -> {growth.last_mb:,.0f} MiB live ({growth.growth_pct:+.1f}%, "
+        f"trend {growth.per_10_min_mb:+.1f} MiB/10 min) over {growth.minutes:.1f} min"
     )
+    # The samples span a little more than the soak (the catch-up); both must reach 30 minutes.
+    long_enough = soak.seconds >= SOAK_S and growth.minutes * 60 >= SOAK_S
     if not long_enough:
-        text += " (shorter than the 30 minutes the target asks)"
-    return Target(name, goal, text, memory.flat if long_enough else None)
+        text += " (soak too short: the target asks 30 minutes)"
+    return Target(name, goal, _beside(text, report), growth.flat if long_enough else None)
+
+
+def _beside(text: str, report: Report) -> str:
+    """The driver container's resident memory after the heap's numbers: the soak's, or without a
+    soak the fixed-rate phase's. Not what is judged: it holds the committed heap, garbage included,
+    and the JVM's and python3's native memory."""
+    phase = report.soak or report.latency.get("pipeline")
+    memory = phase.driver_memory if phase else None
+    if phase is None or memory is None:
+        return text
+    return (
+        f"{text}; resident memory {memory.start_mb:,.0f} -> {memory.end_mb:,.0f} MiB "
+        f"({memory.growth_pct:+.1f}% fitted) over {phase.seconds / 60:.1f} min"
+    )
 
 
 def _cpu(drain: Drain, role: str) -> str:
@@ -213,6 +236,31 @@ def _cpu(drain: Drain, role: str) -> str:
 def _peak(drain: Drain, role: str) -> str:
     usage = drain.resources.get(role)
     return "-" if usage is None else f"{usage.peak_rss_mb:,.0f}"
+
+
+def _heap_lines(heap: DriverHeap) -> list[str]:
+    """The soak's heap series, and the classes that grew most between its first and last sample."""
+    lines = ["Driver heap during the soak (live bytes after a full GC: jcmd GC.class_histogram):"]
+    rows = [
+        [
+            f"{s.at_s / 60:.1f}",
+            "-" if s.live_bytes is None else f"{s.live_bytes / MiB:,.1f}",
+            f"{s.jcmd_s:.1f}",
+            s.error or "",
+        ]
+        for s in heap.samples
+    ]
+    lines += text_table(["minute", "live MiB", "jcmd s", "not measured"], rows)
+    if heap.growing:
+        lines += ["", "Classes whose live bytes grew most, first to last sample:"]
+        rows = [
+            [c.name, f"{c.instances:,}", f"{c.instances_growth:+,}", f"{c.bytes:,}", f"{c.bytes_growth:+,}"]
+            for c in heap.growing
+        ]
+        lines += text_table(["class", "instances", "growth", "bytes", "growth"], rows)
+    if heap.histograms:
+        lines.append("  full histograms: " + ", ".join(heap.histograms))
+    return lines
 
 
 def _mark(met: bool | None) -> str:
@@ -319,6 +367,8 @@ def render(report: Report) -> str:
             f"Where the pipeline's drain went (Spark query progress, {p.batches} batches, "
             f"{p.trigger_ms / 1000:.1f} s of triggers): {shares}",
         ]
+    if report.soak and report.soak.driver_heap:
+        lines += ["", *_heap_lines(report.soak.driver_heap)]
     lines += ["", "Targets (issue 13):"]
     lines += text_table(
         ["target", "goal", "measured", "verdict"],

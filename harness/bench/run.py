@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from harness.bench.contenders import (
     SparkContender,
     Tuning,
 )
+from harness.bench.heap_sampler import DriverJvm, HeapSampler
 from harness.bench.kafka_perf import consumer_perf
 from harness.bench.latency import kept_up, lag_trend, latency_stats
 from harness.bench.ledger import Ledger, compare
@@ -68,6 +69,7 @@ class BenchOptions:
     search_seconds: float
     reference_latency_seconds: float
     soak_minutes: float
+    heap_interval_minutes: float
     drain_timeout_s: float
     tuning: Tuning
 
@@ -389,6 +391,40 @@ class Bench:
                 )
                 break
 
+    def soak(self, contender: PipelineContender, counts: Counts, topic: str, ledger: Ledger) -> Live:
+        """The fixed rate for --soak-minutes, with the driver's live heap sampled after full GCs.
+
+        The first and the last histogram are taken with the driver at rest, after the catch-up of
+        the phase before and of the soak itself, so the two compare the same state; the ones
+        between run under load.
+        """
+        opts = self.opts
+        self.clock.say(f"pipeline: driver heap histograms every {opts.heap_interval_minutes:g} min")
+        sampler = HeapSampler(DriverJvm(contender.container()), opts.heap_interval_minutes * 60).start()
+        try:
+            live = self.live(
+                "pipeline",
+                contender,
+                counts,
+                topic,
+                ledger,
+                opts.latency_rate,
+                opts.soak_minutes * 60,
+                "soak",
+            )
+        finally:
+            sampler.stop()
+        sampler.sample()
+        heap = sampler.report(self.info.shared_dir.parent / "heap")
+        growth = heap.growth
+        self.clock.say(
+            f"pipeline: driver heap after full GC not measured: {heap.not_measured}"
+            if growth is None
+            else f"pipeline: driver heap after full GC {growth.first_mb:,.0f} -> {growth.last_mb:,.0f} MiB "
+            f"({growth.growth_pct:+.1f}%) over {growth.minutes:.1f} min"
+        )
+        return replace(live, driver_heap=heap)
+
     def reference_latency(self, label: str) -> None:
         """The seed's or the plain consumer's latency at the fixed rate, on a fresh topic."""
         topic = f"bench-{self.run_id}-{label}-live"
@@ -473,21 +509,24 @@ class Bench:
                 self._stop(label, started[0])
         if pipeline is not None:
             contender, counts = pipeline
-
-            def at_latency_rate(seconds: float, name: str) -> Live:
-                return self.live(
-                    "pipeline", contender, counts, topic, ledger, opts.latency_rate, seconds, name
-                )
-
+            assert isinstance(contender, PipelineContender)
             try:
                 if opts.latency_seconds > 0:
-                    self.report.latency["pipeline"] = at_latency_rate(opts.latency_seconds, "latency")
+                    self.report.latency["pipeline"] = self.live(
+                        "pipeline",
+                        contender,
+                        counts,
+                        topic,
+                        ledger,
+                        opts.latency_rate,
+                        opts.latency_seconds,
+                        "latency",
+                    )
                 if opts.search_steps > 0:
                     self.search(contender, counts, topic, ledger)
                 if opts.soak_minutes > 0:
-                    self.report.soak = at_latency_rate(opts.soak_minutes * 60, "soak")
+                    self.report.soak = self.soak(contender, counts, topic, ledger)
             finally:
-                assert isinstance(contender, PipelineContender)
                 self._stop("pipeline", contender)
         if opts.reference_latency_seconds > 0:
             for label in opts.contenders:
@@ -550,6 +589,7 @@ def settings(opts: BenchOptions) -> dict[str, object]:
         "search_seconds": opts.search_seconds,
         "reference_latency_seconds": opts.reference_latency_seconds,
         "soak_minutes": opts.soak_minutes,
+        "heap_interval_minutes": opts.heap_interval_minutes,
         "trigger_interval": t.trigger_interval,
         "max_offsets_per_trigger": t.max_offsets_per_trigger,
         "window": t.window,

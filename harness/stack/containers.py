@@ -121,8 +121,10 @@ def save_logs(container: DockerContainer, into: Path) -> Path | None:
     """Write the container's stdout and stderr to `into/<name>.log`, each line after the time Docker
     received it (a driver's own lines carry none: this is how its retries line up with a fault's
     heal); None if the container is already gone."""
-    into.mkdir(parents=True, exist_ok=True)
     wrapped = container.get_wrapped_container()
+    if wrapped is None:  # Docker refused to create it: there is no log
+        return None
+    into.mkdir(parents=True, exist_ok=True)
     path = into / f"{wrapped.name}.log"
     try:
         path.write_bytes(wrapped.logs(stdout=True, stderr=True, timestamps=True))
@@ -135,6 +137,8 @@ def remove(container: DockerContainer) -> None:
     """Idempotent: an interrupted start or a second teardown may find the container gone."""
     if container in _started:
         _started.remove(container)
+    if container.get_wrapped_container() is None:  # never created
+        return
     with contextlib.suppress(docker.errors.NotFound):
         container.stop(force=True)
 

@@ -161,7 +161,10 @@ class Driver:
             container.with_env(key, value)
         for inside, folder in self.mounts().items():
             container.with_volume_mapping(str(folder), inside, mode="ro")
-        self._container = containers.start(container, READY if ready else None, timeout_s)
+        # Kept before it is ready: a driver that dies at start still has a log to save and a
+        # container to remove, and the diagnosis must show that log, not "never started".
+        self._container = container
+        containers.start(container, READY if ready else None, timeout_s)
         return self
 
     @property
@@ -204,7 +207,8 @@ class Driver:
         )
 
     def logs(self) -> str:
-        return self.container.get_wrapped_container().logs().decode(errors="replace")
+        wrapped = self.container.get_wrapped_container()
+        return "" if wrapped is None else wrapped.logs().decode(errors="replace")
 
     def startup(self) -> Startup:
         """Launch to session, query and first committed batch, for a driver not removed yet."""

@@ -9,11 +9,12 @@ from dataclasses import asdict, replace
 import pytest
 
 from harness.bench.analysis import memory_growth, summarize_progress
+from harness.bench.heap import DriverHeap, HeapSample, Histogram, driver_heap
 from harness.bench.kafka_perf import parse_output
 from harness.bench.latency import LagTrend, LatencyStats
 from harness.bench.ledger import Ledger, compare, record_key, row_of_key
 from harness.bench.resources import Usage
-from harness.bench.results import Ceiling, Drain, Generator, Live, Machine, Report, judge, render
+from harness.bench.results import Ceiling, Drain, Generator, Live, Machine, Report, Target, judge, render
 from harness.checker.verdict import check
 from harness.model.history import Op
 from harness.model.snapshot import SinkSnapshot
@@ -204,8 +205,8 @@ def test_targets_met_by_a_fast_exact_pipeline() -> None:
     assert verdicts["largest live rate"] is True
     assert verdicts["p99 latency at 10,000/s, first minute included"] is True
     assert verdicts["executor CPU per million events"] is True  # 4 s
-    # One minute at 10k/s is reported, but cannot meet a 30-minute target.
-    assert verdicts["driver memory at 10,000/s"] is None
+    # Without a soak the heap is not measured.
+    assert verdicts[HEAP] is None
 
 
 def test_targets_missed_by_a_slow_pipeline() -> None:
@@ -227,12 +228,82 @@ def test_a_fast_wrong_answer_does_not_count() -> None:
     assert "NOT EXACT" in render(report)
 
 
-def test_a_thirty_minute_soak_judges_memory() -> None:
+HEAP = "driver heap after full GC at 10,000/s"
+
+
+def _soak(heap: DriverHeap | None, minutes: float = 30.0) -> Report:
+    """A report with a soak of `minutes` whose driver's resident memory stayed at 500 MiB."""
     report = _report()
-    soak = replace(_live("pipeline", 10_000, 2.0), seconds=1800.0)
-    series = [(float(t), 500 * MiB) for t in range(0, 1800, 5)]
-    report.soak = replace(soak, driver_memory=memory_growth(series))
-    assert _verdicts(report)["driver memory at 10,000/s"] is True
+    resident = memory_growth([(float(t), 500 * MiB) for t in range(0, int(minutes * 60), 5)])
+    report.soak = replace(
+        _live("pipeline", 10_000, 2.0), seconds=minutes * 60, driver_memory=resident, driver_heap=heap
+    )
+    report.targets = judge(report, 10_000)
+    return report
+
+
+def _heap(*live_mb: float, minutes: float = 30.0) -> DriverHeap:
+    """Samples spread evenly over `minutes`; the first and last histograms: one class grew."""
+    every = minutes * 60 / (len(live_mb) - 1)
+    samples = [HeapSample(i * every, int(mb * MiB), 2.5) for i, mb in enumerate(live_mb)]
+    metric = "org.apache.spark.sql.execution.ui.SQLPlanMetric"
+    first = Histogram({"[B": (10, 1000), metric: (1, 32)}, 11, 1032)
+    last = Histogram({"[B": (10, 1000), metric: (9, 288)}, 19, 1288)
+    return driver_heap(samples, first, last, ["/runs/heap/histogram-first.txt"])
+
+
+def _target(report: Report) -> Target:
+    return next(t for t in report.targets if t.name == HEAP)
+
+
+def test_a_thirty_minute_soak_judges_the_heap_after_full_gc_not_the_resident_memory() -> None:
+    flat = _target(_soak(_heap(400, 420, 410, 404, 409, 406, 410)))
+    assert flat.met is True
+    assert flat.measured == (
+        "400 -> 410 MiB live (+2.5%, trend +0.1 MiB/10 min) over 30.0 min; "
+        "resident memory 500 -> 500 MiB (+0.0% fitted) over 30.0 min"
+    )
+    # The resident memory stayed flat; the heap grew by 5%: missed.
+    assert _target(_soak(_heap(400, 405, 410, 415, 420))).met is False
+
+
+def test_a_short_soak_prints_the_heap_without_a_verdict() -> None:
+    short = _target(_soak(_heap(400, 400, 401, minutes=10.0), minutes=10.0))
+    assert short.met is None
+    assert "over 10.0 min (soak too short: the target asks 30 minutes)" in short.measured
+
+
+def test_a_heap_not_measured_is_said_so_and_not_judged() -> None:
+    failed = HeapSample(0.0, None, 120.0, "TimeoutExpired: Command '['jcmd', '20768']' timed out")
+    unmeasured = driver_heap([failed, failed], None, None, [])
+    target = _target(_soak(unmeasured))
+    assert target.met is None
+    assert target.measured.startswith(
+        "not measured: 0 of 2 samples measured; TimeoutExpired: Command '['jcmd', '20768']' timed out; "
+        "resident memory 500 -> 500 MiB"
+    )
+    without_soak = _report()
+    without_soak.targets = judge(without_soak, 10_000)
+    assert _target(without_soak).measured == "not measured: run with --soak-minutes 30"
+
+
+def test_the_table_and_json_carry_the_heap_series_and_the_growing_classes() -> None:
+    report = _soak(_heap(400, 410, 404))
+    table = render(report)
+    assert "Driver heap during the soak (live bytes after a full GC" in table
+    assert "org.apache.spark.sql.execution.ui.SQLPlanMetric" in table
+    assert "/runs/heap/histogram-first.txt" in table
+    data = json.loads(json.dumps(asdict(report), default=str))
+    heap = data["soak"]["driver_heap"]
+    assert [s["live_bytes"] for s in heap["samples"]] == [400 * MiB, 410 * MiB, 404 * MiB]
+    assert heap["growing"][0] == {
+        "name": "org.apache.spark.sql.execution.ui.SQLPlanMetric",
+        "instances": 9,
+        "bytes": 288,
+        "instances_growth": 8,
+        "bytes_growth": 256,
+    }
+    assert heap["growth"]["growth_pct"] == 1.0
 
 
 def test_table_and_json_carry_the_numbers() -> None:

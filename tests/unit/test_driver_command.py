@@ -6,7 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from harness.bench.contenders import BenchDriver
+from harness.stack import containers
 from harness.stack.driver import Driver, DriverSpec, failpoint_crash
 
 STACK = SimpleNamespace(
@@ -48,3 +51,57 @@ def test_a_crash_counts_only_when_its_failpoint_fired() -> None:
     assert failpoint_crash(crashed) == "FAILPOINT sink.after_write crash batch=3"
     assert failpoint_crash("FAILPOINT sink.mid_write stop batch=1 pid=7\n") is None
     assert failpoint_crash("query failed: StreamingQueryException\n") is None
+
+
+class DeadOnArrival:
+    """A driver container that Docker created and that exited before its query started."""
+
+    def __init__(self) -> None:
+        self.name = "tally-driver-t-1"
+
+    def logs(self, **_: object) -> bytes:
+        return b"Error: Unrecognized option: -XX:Bogus\n"
+
+
+class FakeContainer:
+    def __init__(self, wrapped: DeadOnArrival | None) -> None:
+        self.wrapped = wrapped
+
+    def with_volume_mapping(self, *_: object, **__: object) -> FakeContainer:
+        return self
+
+    def with_env(self, *_: object) -> FakeContainer:
+        return self
+
+    def get_wrapped_container(self) -> DeadOnArrival | None:
+        return self.wrapped
+
+
+def test_a_driver_that_dies_at_start_keeps_its_log_for_the_diagnosis(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    container = FakeContainer(DeadOnArrival())
+
+    def refuse(*_: object) -> None:
+        raise containers.ContainerStartError("did not log 'query .* started on'")
+
+    monkeypatch.setattr(containers, "labelled", lambda *_: container)
+    monkeypatch.setattr(containers, "start", refuse)
+    stack = SimpleNamespace(
+        **vars(STACK), shared_dir=tmp_path, logs_dir=tmp_path / "logs", images=SimpleNamespace(spark="s")
+    )
+    driver = Driver(stack, SPEC)  # type: ignore[arg-type]
+    with pytest.raises(containers.ContainerStartError):
+        driver.start()
+    assert "Unrecognized option" in driver.logs()
+    saved = driver.save_logs()
+    assert saved is not None
+    assert "Unrecognized option" in saved.read_text()
+
+
+def test_a_driver_docker_never_created_has_no_log_and_nothing_to_remove(tmp_path: Path) -> None:
+    driver = Driver(SimpleNamespace(**vars(STACK), logs_dir=tmp_path), SPEC)  # type: ignore[arg-type]
+    driver._container = FakeContainer(None)  # type: ignore[assignment]
+    assert driver.logs() == ""
+    assert driver.save_logs() is None
+    driver.remove()
