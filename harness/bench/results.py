@@ -124,8 +124,10 @@ def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} s"
 
 
-# Issue 13's targets: the executor's CPU per million events when it was filed, halved.
+# Issue 13's targets: the executor's CPU per million events when it was filed, halved, on a drain
+# of the backlog the issue sets.
 EXECUTOR_CPU_BEFORE_S = 13.9
+TARGET_BACKLOG = 5_000_000
 
 
 def judge(report: Report, latency_rate: float) -> list[Target]:
@@ -151,8 +153,8 @@ def judge(report: Report, latency_rate: float) -> list[Target]:
             )
         )
     best = report.best_live()
-    if report.search or best is not None:
-        achieved = best.achieved_rate if best else None
+    achieved = best.achieved_rate if best else None
+    if report.search:
         targets.append(
             Target(
                 "largest live rate",
@@ -162,7 +164,9 @@ def judge(report: Report, latency_rate: float) -> list[Target]:
             )
         )
     else:
-        targets.append(Target("largest live rate", ">= 150,000 events/s", "not measured", None))
+        # Keeping up with the latency phase's rate bounds the largest rate from below only.
+        seen = "" if achieved is None else f" (kept up with {_rate(achieved)}; no search ran)"
+        targets.append(Target("largest live rate", ">= 150,000 events/s", "not measured" + seen, None))
     live = report.latency.get("pipeline")
     p99 = live.latency.p99_s if live else None
     targets.append(
@@ -177,14 +181,23 @@ def judge(report: Report, latency_rate: float) -> list[Target]:
     )
     usage = pipeline.resources.get("executor") if pipeline else None
     cpu = usage.per_million(pipeline.events) if usage and pipeline else None
-    targets.append(
-        Target(
-            "executor CPU per million events",
-            f"<= {EXECUTOR_CPU_BEFORE_S / 2:g} s (half of {EXECUTOR_CPU_BEFORE_S:g})",
-            "-" if cpu is None else f"{cpu:.1f} s",
-            None if cpu is None else ok and cpu <= EXECUTOR_CPU_BEFORE_S / 2,
+    goal = f"<= {EXECUTOR_CPU_BEFORE_S / 2:g} s (half of {EXECUTOR_CPU_BEFORE_S:g})"
+    if pipeline is not None and cpu is not None and pipeline.events < TARGET_BACKLOG:
+        # A small backlog is mostly a cold executor's warm-up: not the drain the target is set on.
+        measured = (
+            f"not measured ({cpu:.1f} s on {pipeline.events:,} events; "
+            f"the target is set on {TARGET_BACKLOG:,})"
         )
-    )
+        targets.append(Target("executor CPU per million events", goal, measured, None))
+    else:
+        targets.append(
+            Target(
+                "executor CPU per million events",
+                goal,
+                "-" if cpu is None else f"{cpu:.1f} s",
+                None if cpu is None else ok and cpu <= EXECUTOR_CPU_BEFORE_S / 2,
+            )
+        )
     targets.append(_heap_target(report))
     return targets
 

@@ -219,6 +219,21 @@ def test_targets_missed_by_a_slow_pipeline() -> None:
     assert verdicts["executor CPU per million events"] is False  # 10 s
 
 
+def test_a_run_without_the_phase_a_target_is_set_on_does_not_judge_it() -> None:
+    """The soak alone: no rate search, a small backlog drained by a cold executor."""
+    report = _report()
+    report.search = []
+    small = replace(report.drains["pipeline"], events=200_000)
+    report.drains["pipeline"] = small
+    targets = {t.name: t for t in judge(report, 10_000)}
+    rate = targets["largest live rate"]
+    assert rate.met is None
+    assert rate.measured == "not measured (kept up with 10,000/s; no search ran)"
+    cpu = targets["executor CPU per million events"]
+    assert cpu.met is None
+    assert cpu.measured.startswith("not measured (250.0 s on 200,000 events")
+
+
 def test_a_fast_wrong_answer_does_not_count() -> None:
     report = _report(pipeline_rate=600_000)
     report.drains["pipeline"] = _drain("pipeline", 600_000, exact=False)
