@@ -391,6 +391,18 @@ class Bench:
                 )
                 break
 
+    def at_latency_rate(
+        self,
+        contender: PipelineContender,
+        counts: Counts,
+        topic: str,
+        ledger: Ledger,
+        seconds: float,
+        name: str,
+    ) -> Live:
+        """The pipeline at the latency phase's fixed rate for `seconds` (the latency phase, the soak)."""
+        return self.live("pipeline", contender, counts, topic, ledger, self.opts.latency_rate, seconds, name)
+
     def soak(self, contender: PipelineContender, counts: Counts, topic: str, ledger: Ledger) -> Live:
         """The fixed rate for --soak-minutes, with the driver's live heap sampled after full GCs.
 
@@ -402,16 +414,7 @@ class Bench:
         self.clock.say(f"pipeline: driver heap histograms every {opts.heap_interval_minutes:g} min")
         sampler = HeapSampler(DriverJvm(contender.container()), opts.heap_interval_minutes * 60).start()
         try:
-            live = self.live(
-                "pipeline",
-                contender,
-                counts,
-                topic,
-                ledger,
-                opts.latency_rate,
-                opts.soak_minutes * 60,
-                "soak",
-            )
+            live = self.at_latency_rate(contender, counts, topic, ledger, opts.soak_minutes * 60, "soak")
         finally:
             sampler.stop()
         sampler.sample()
@@ -512,15 +515,8 @@ class Bench:
             assert isinstance(contender, PipelineContender)
             try:
                 if opts.latency_seconds > 0:
-                    self.report.latency["pipeline"] = self.live(
-                        "pipeline",
-                        contender,
-                        counts,
-                        topic,
-                        ledger,
-                        opts.latency_rate,
-                        opts.latency_seconds,
-                        "latency",
+                    self.report.latency["pipeline"] = self.at_latency_rate(
+                        contender, counts, topic, ledger, opts.latency_seconds, "latency"
                     )
                 if opts.search_steps > 0:
                     self.search(contender, counts, topic, ledger)
