@@ -9,9 +9,7 @@ containers, for faults, logs, upgrades in place and teardown.
 
 from __future__ import annotations
 
-import base64
 import logging
-import os
 import shutil
 import time
 from collections import Counter
@@ -25,7 +23,7 @@ from testcontainers.core.container import DockerContainer
 
 from harness.stack import containers, topology
 from harness.stack.containers import Address
-from harness.stack.images import Images
+from harness.stack.images import EXECUTOR_ARCHIVE, Images, kafka_cluster_id
 from harness.stack.ports import free_ports
 from harness.stack.topology import Topology
 from harness.stack.topology import data_dirs as topology_data_dirs
@@ -83,13 +81,6 @@ class ProxyPorts:
     kafka: int
     cassandra: int
     kafka_upstream: int
-
-
-def _kafka_cluster_id() -> str:
-    """16 random bytes in URL-safe base64, never starting with "-" (the storage tool would read an option)."""
-    while (cluster_id := base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")).startswith("-"):
-        pass
-    return cluster_id
 
 
 KAFKA_DATA = "/var/lib/kafka/data"
@@ -187,7 +178,7 @@ def _kafka(image: str, port: int, controller: int, proxy: ProxyPorts, data: Path
     env = {
         "KAFKA_PORT": str(port),
         "KAFKA_CONTROLLER_PORT": str(controller),
-        "KAFKA_CLUSTER_ID": _kafka_cluster_id(),
+        "KAFKA_CLUSTER_ID": kafka_cluster_id(),
         "KAFKA_PROXIED_PORT": str(proxy.kafka_upstream),
         "KAFKA_PROXIED_ADVERTISED_PORT": str(proxy.kafka),
     }
@@ -249,6 +240,8 @@ def _spark(
             "4g",
         ),
         volumes={str(shared_dir): str(shared_dir)},
+        # Executors inherit the worker's environment: they map the archive their own training made.
+        env={"JAVA_TOOL_OPTIONS": f"-XX:SharedArchiveFile={EXECUTOR_ARCHIVE}"},
     )
     return master, worker
 
@@ -404,7 +397,7 @@ class Stack:
     def _start_replicated(self, spark: tuple[Service, Service], master_url: str) -> StackInfo:
         self._network, subnet = containers.create_network("nodes", topology.SUBNETS)
         addresses = topology.addresses(self._network, subnet)
-        cluster_id = _kafka_cluster_id()
+        cluster_id = kafka_cluster_id()
         nodes = range(1, topology.NODES + 1)
         kafka = [
             Service(

@@ -6,6 +6,7 @@ is reused and a changed version or Dockerfile builds a new one.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -15,12 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
+from harness.stack import containers
 from harness.stack.images.maven import MavenError, resolve_jars
 from harness.stack.versions import Versions
 
@@ -36,6 +39,11 @@ SPARK_CORE = re.compile(r"spark-core_(\d+\.\d+)-.*\.jar$")
 TOXIPROXY = "2.12.0"
 TOXIPROXY_MODULE = "github.com/Shopify/toxiproxy/v2"
 GO_FALLBACK = Path("/usr/local/go/bin/go")
+# The Spark image's class-data sharing archives, from its training run (spark/cds_training.py): the
+# driver's, which every JVM of the image maps, and the executor's, which the harness's worker gives
+# the executors it launches (services.py).
+ARCHIVES = ("driver.jsa", "executor.jsa")
+DRIVER_ARCHIVE, EXECUTOR_ARCHIVE = (f"/opt/cds/{archive}" for archive in ARCHIVES)
 
 
 class ImageBuildError(RuntimeError):
@@ -87,6 +95,14 @@ class Images:
     toxiproxy: str
 
 
+def kafka_cluster_id() -> str:
+    """A new KAFKA_CLUSTER_ID for the Kafka image's start script: 16 random bytes in URL-safe
+    base64, never starting with "-" (the storage tool would read an option)."""
+    while (cluster_id := base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")).startswith("-"):
+        pass
+    return cluster_id
+
+
 def say(message: str) -> None:
     log.info("%s", message)
 
@@ -135,11 +151,12 @@ def base_image(base: Base) -> str:
     return tag
 
 
-def _docker_build(tag: str, context: Path, base: str) -> None:
+def _docker_build(tag: str, context: Path, args: Mapping[str, str], dockerfile: str = "Dockerfile") -> None:
     started = time.monotonic()
     say(f"docker build {tag}")
+    build_args = [option for name, value in args.items() for option in ("--build-arg", f"{name}={value}")]
     _run(
-        ["docker", "build", "-q", "--build-arg", f"BASE={base}", "-t", tag, str(context)],
+        ["docker", "build", "-q", *build_args, "-f", str(context / dockerfile), "-t", tag, str(context)],
         f"docker build {tag}",
     )
     say(f"built {tag} in {time.monotonic() - started:.0f} s")
@@ -161,7 +178,7 @@ def _build_java_service(name: str, version: str, coordinates: Iterable[str], bas
     context = _context(name, tag)
     say(f"{name} {version}: resolving {', '.join(coordinates)} from Maven Central")
     resolve_jars(coordinates, context / "jars")
-    _docker_build(tag, context, base)
+    _docker_build(tag, context, {"BASE": base})
     shutil.rmtree(context)
     return tag
 
@@ -194,7 +211,7 @@ def cassandra_image(versions: Versions) -> str:
     )
 
 
-def spark_image(versions: Versions, base: str) -> str:
+def spark_image(versions: Versions, base: str, kafka: str) -> str:
     python = (f"pyspark=={versions.spark}", f"cassandra-driver=={versions.cassandra_driver}")
     connector_version = versions.spark_kafka_connector
     tag = (
@@ -226,9 +243,60 @@ def spark_image(versions: Versions, base: str) -> str:
     for jar in jars.glob("*.jar"):
         if _artifact(jar.name) in shipped:
             jar.unlink()
-    _docker_build(tag, context, base)
+    untrained = f"{tag}-untrained"
+    _docker_build(untrained, context, {"BASE": base})
+    shutil.rmtree(context / "py")
+    shutil.rmtree(context / "connector-jars")
+    _train(untrained, kafka, context)
+    _docker_build(tag, context, {"UNTRAINED": untrained}, "archives.Dockerfile")
+    _run(["docker", "image", "rm", untrained], f"untag {untrained}")
     shutil.rmtree(context)
     return tag
+
+
+def _train(untrained: str, kafka: str, into: Path) -> None:
+    """Run the class-data sharing training in a container of `untrained`, beside a broker of `kafka`
+    in the same network namespace (loopback only: nothing of the host's is reached or taken), and
+    copy its archives into `into`."""
+    started = time.monotonic()
+    suffix = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    broker, training = f"tally-cds-kafka-{suffix}", f"tally-cds-training-{suffix}"
+    label = f"{containers.LABEL}={os.getpid()}"
+    say(f"{untrained}: training run for the class-data sharing archives, beside Kafka ({kafka})")
+    try:
+        kafka_env = (
+            "KAFKA_PORT=9092",
+            "KAFKA_CONTROLLER_PORT=9093",
+            f"KAFKA_CLUSTER_ID={kafka_cluster_id()}",
+        )
+        _run(
+            ["docker", "run", "-d", "--name", broker, "--label", label, "--network", "none"]
+            # A namespace without a network has no address for its host name, which Spark looks up;
+            # the training's container shares this one's host name and hosts file.
+            + ["--hostname", "cds-training", "--add-host", "cds-training:127.0.0.1"]
+            + [option for variable in kafka_env for option in ("-e", variable)]
+            + [kafka],
+            "start the training's Kafka",
+        )
+        beside = ["--network", f"container:{broker}"]
+        training_run = [untrained, "python3", "/opt/cds/cds_training.py", "127.0.0.1:9092"]
+        try:
+            _run(
+                ["docker", "run", "--name", training, "--label", label, *beside, "--init", *training_run],
+                "the class-data sharing training run",
+            )
+        except ImageBuildError as error:
+            broker_log = subprocess.run(
+                ["docker", "logs", "--tail", "20", broker], capture_output=True, text=True, check=False
+            )
+            tail = broker_log.stdout + broker_log.stderr
+            raise ImageBuildError(f"{error}\n--- the training Kafka's last lines ---\n{tail}") from error
+        for archive in ARCHIVES:
+            _run(["docker", "cp", f"{training}:/opt/cds/{archive}", str(into / archive)], f"copy {archive}")
+    finally:
+        subprocess.run(["docker", "rm", "-f", broker, training], capture_output=True, check=False)
+    sizes = ", ".join(f"{a} {(into / a).stat().st_size / 2**20:.0f} MiB" for a in ARCHIVES)
+    say(f"{untrained}: trained in {time.monotonic() - started:.0f} s ({sizes})")
 
 
 def scala_of(spark_jars: Path) -> str:
@@ -283,7 +351,7 @@ def toxiproxy_image(base: str) -> str:
     )
     (context / "server").rename(context / "toxiproxy-server")
     say(f"toxiproxy {TOXIPROXY}: compiled in {time.monotonic() - started:.0f} s")
-    _docker_build(tag, context, base)
+    _docker_build(tag, context, {"BASE": base})
     shutil.rmtree(context)
     return tag
 
@@ -299,7 +367,7 @@ def ensure_images(versions: Versions) -> Images:
         bar.update()
         cassandra = cassandra_image(versions)
         bar.update()
-        spark = spark_image(versions, base)
+        spark = spark_image(versions, base, kafka)
         bar.update()
         images = Images(kafka, cassandra, spark, toxiproxy_image(base))
         bar.update()
