@@ -1,7 +1,8 @@
 """Local images of the stack, built from Debian and Maven Central because no registry can be reached.
 
 Each image is tagged with its component version and a hash of its build inputs, so a tag that exists
-is reused and a changed version or Dockerfile builds a new one.
+is reused and a changed version or Dockerfile builds a new one. The Spark image is then trained: a
+run of it beside a Kafka broker leaves the class-data sharing archives its JVMs start from.
 """
 
 from __future__ import annotations
@@ -286,11 +287,14 @@ def _train(untrained: str, kafka: str, into: Path) -> None:
                 "the class-data sharing training run",
             )
         except ImageBuildError as error:
-            broker_log = subprocess.run(
-                ["docker", "logs", "--tail", "20", broker], capture_output=True, text=True, check=False
-            )
-            tail = broker_log.stdout + broker_log.stderr
-            raise ImageBuildError(f"{error}\n--- the training Kafka's last lines ---\n{tail}") from error
+            # The cause is often far above the last lines (a stream's failure prints its whole plan).
+            logs = CACHE / f"{training}.log"
+            for container in (training, broker):
+                with logs.open("a") as out:
+                    out.write(f"=== docker logs {container} ===\n")
+                    out.flush()
+                    subprocess.run(["docker", "logs", container], stdout=out, stderr=out, check=False)
+            raise ImageBuildError(f"{error}\nThe training's and its Kafka's whole logs: {logs}") from error
         for archive in ARCHIVES:
             _run(["docker", "cp", f"{training}:/opt/cds/{archive}", str(into / archive)], f"copy {archive}")
     finally:

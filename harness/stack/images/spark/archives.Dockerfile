@@ -1,7 +1,7 @@
 # The trained image: the Spark image with the class-data sharing archives of its training run.
-# Every JVM of the image maps driver.jsa (drivers, master, worker); the harness's worker points the
-# executors it launches at executor.jsa. A JVM whose class path does not match an archive's ignores
-# it (-Xshare:auto, the default) and loads its classes from the jars as before.
+# Drivers map driver.jsa; the harness's worker points the executors it launches at executor.jsa. A
+# JVM whose class path does not match an archive's (the master, the worker, spark-submit's launcher)
+# ignores it (-Xshare:auto, the default) and loads its classes from the jars as before.
 ARG UNTRAINED
 FROM ${UNTRAINED}
 COPY driver.jsa executor.jsa /opt/cds/
