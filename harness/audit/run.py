@@ -36,7 +36,14 @@ from harness.audit.report import write_report
 from harness.audit.timeline import Sampler, StepClock, recovery_s, unable_to_write_s
 from harness.model.snapshot import SinkSnapshot
 from harness.scenario.catalogue import SEED, Entry, select
-from harness.scenario.mutants import BY_MUTANT, MUTANTS, REPLICATED_CONTROLS, Mutant
+from harness.scenario.mutants import (
+    BY_MUTANT,
+    CONTROLS,
+    GATE_CONTROLS,
+    MUTANTS,
+    REPLICATED_CONTROLS,
+    Mutant,
+)
 from harness.scenario.profiles import PROFILES, Profile
 from harness.scenario.steps import Check, Scenario, ScenarioFailed, Step
 from harness.scenario.steps import run as run_steps
@@ -76,6 +83,13 @@ class AuditOptions:
     # An upgrade audit run after these scenarios, into the same report (the deep profile's moves).
     upgrades: AuditOptions | None = None
     topology: Topology = "single"
+
+
+def controls_of(profile: Profile, topology: Topology) -> tuple[Entry, ...]:
+    """The negative controls a profile runs before its scenarios, on the stack they run on."""
+    if topology == "replicated":
+        return REPLICATED_CONTROLS if profile == "replicated" else ()
+    return GATE_CONTROLS if profile == "gate" else () if profile == "replicated" else CONTROLS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -164,13 +178,14 @@ def options(args: argparse.Namespace) -> AuditOptions:
     whole = args.profile == "deep" and not (names or mutants or args.sink or args.matrix)
     whole = whole and topology == "single"
     upgrades = _upgrade_options(args, base, names, upgrade_paths(base)) if whole else None
-    # The replicated profile's controls come with it, as the upgrade audit's do.
-    controls = args.profile == "replicated" and not (names or mutants or args.sink)
+    # A profile's negative controls come with it, as the upgrade audit's do: a verdict of valid means
+    # more from an audit that showed, on the same stack, that it catches these mistakes.
+    controls = () if names or mutants or args.sink else controls_of(args.profile, topology)
     return AuditOptions(
         topology=topology,
         version_sets=matrix(base, args.matrix),
         scenarios=() if mutants else select(args.profile, names, topology),
-        controls=REPLICATED_CONTROLS if controls else (),
+        controls=controls,
         mutants=mutants,
         profile=args.profile,
         seed=args.seed,

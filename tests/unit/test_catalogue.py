@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.scenario.catalogue import BY_NAME, CATALOGUE, KEPT_SEEDS, Entry, select
-from harness.scenario.mutants import CONTROLS, REPLICATED_CONTROLS
+from harness.scenario.mutants import CONTROLS, GATE_CONTROLS, REPLICATED_CONTROLS
 from harness.scenario.steps import Check, Produce, StartDriver, StopDriver
 
 
@@ -68,7 +68,7 @@ def test_every_negative_control_expects_an_invalid_verdict(entry: Entry) -> None
 
 
 def test_kept_seeds_name_scenarios_of_the_gate() -> None:
-    gate = {e.name for e in (*select("gate"), *CONTROLS)}
+    gate = {e.name for e in (*select("gate"), *GATE_CONTROLS)}
     assert set(KEPT_SEEDS) <= gate
 
 

@@ -1,5 +1,6 @@
-"""The mutation suite's bookkeeping: every mutant is run somewhere or says why not, the gate's controls
-expect a failure, and the kill matrix judges a run the way the README says."""
+"""The mutation suite's bookkeeping: every mutant is run somewhere or says why not, the controls expect
+a failure, the gate keeps one per kind of evidence, and the kill matrix judges a run the way the
+README says."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 
 from harness.audit import report
 from harness.audit.model import AuditResult, ScenarioResult, VersionSetResult
+from harness.audit.run import controls_of
 from harness.scenario.catalogue import select
-from harness.scenario.mutants import BY_MUTANT, CONTROLS, LEFT_TO_THE_SUITE, MUTANTS, Mutant
+from harness.scenario.mutants import BY_MUTANT, CONTROLS, GATE_CONTROLS, MUTANTS, SIBLINGS, Mutant
 from harness.scenario.steps import Check
 
 LABEL = "spark-4.0.0 kafka-4.1.1 cassandra-5.0.6"
@@ -39,30 +41,40 @@ def test_a_mutant_runs_its_killers_with_its_change_and_an_exact_check(mutant: Mu
         assert check.expect == "exact", entry.name
 
 
-def test_the_gate_controls_every_mutant_that_the_gate_or_the_quick_profile_kills() -> None:
+def test_the_audit_controls_every_mutant_that_the_gate_or_the_quick_profile_kills() -> None:
     gate = {e.name for e in select("gate")} | {e.name for e in select("quick")}
-    killed = {
-        m.name
-        for m in MUTANTS
-        if ((m.own and m.topology == "single") or set(m.killers) & gate) and m.name != "fence-from-wall-clock"
-    }
-    assert {c.name for c in CONTROLS} == killed - set(LEFT_TO_THE_SUITE)
-    assert set(LEFT_TO_THE_SUITE) <= killed
+    killed = {m.name for m in MUTANTS if (m.own and m.topology == "single") or set(m.killers) & gate}
+    assert {c.name for c in CONTROLS} == killed - set(SIBLINGS)
+    assert set(SIBLINGS) <= killed
     for control in CONTROLS:
         check = control.build(7, 100).steps[-1]
         assert isinstance(check, Check)
         assert check.expect == BY_MUTANT[control.name].expect != "exact"
 
 
-@pytest.mark.parametrize(("mutant", "sibling"), LEFT_TO_THE_SUITE.items())
-def test_a_mutant_left_to_the_suite_has_a_gate_sibling_with_its_evidence_and_a_killer(
+def test_the_gate_keeps_one_control_per_kind_of_evidence() -> None:
+    expected = [BY_MUTANT[control.name].expect for control in GATE_CONTROLS]
+    assert sorted(expected) == sorted({BY_MUTANT[c.name].expect for c in CONTROLS})
+    assert all("gate" in control.profiles and "quick" in control.profiles for control in GATE_CONTROLS)
+
+
+def test_each_profile_of_the_audit_runs_its_controls_on_its_own_topology() -> None:
+    assert controls_of("gate", "single") == GATE_CONTROLS
+    assert controls_of("quick", "single") == controls_of("deep", "single") == CONTROLS
+    assert controls_of("quick", "replicated") == ()
+    assert all(c.topologies >= {"replicated"} for c in controls_of("replicated", "replicated"))
+
+
+@pytest.mark.parametrize(("mutant", "sibling"), SIBLINGS.items())
+def test_a_mutant_left_to_the_suite_has_a_sibling_with_its_evidence_and_a_killer(
     mutant: str, sibling: str
 ) -> None:
-    """The sibling stands for it in the gate: caught with the same evidence, on a killer they share."""
+    """The sibling stands for it among the controls: caught with the same evidence, on a killer they
+    share."""
     assert sibling in {c.name for c in CONTROLS}
-    left, gated = BY_MUTANT[mutant], BY_MUTANT[sibling]
-    assert left.expect == gated.expect
-    assert set(left.killers) & set(gated.killers), "no scenario kills both"
+    left, controlled = BY_MUTANT[mutant], BY_MUTANT[sibling]
+    assert left.expect == controlled.expect
+    assert set(left.killers) & set(controlled.killers), "no scenario kills both"
 
 
 def test_a_mutant_needs_a_killer_a_scenario_or_a_reason() -> None:

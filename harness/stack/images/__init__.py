@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,9 @@ GO_FALLBACK = Path("/usr/local/go/bin/go")
 # the executors it launches (services.py).
 ARCHIVES = ("driver.jsa", "executor.jsa")
 DRIVER_ARCHIVE, EXECUTOR_ARCHIVE = (f"/opt/cds/{archive}" for archive in ARCHIVES)
+# The tag suffix of a Spark image without the archives: the one they are trained on, and the one a
+# stack runs on a Spark it only moves away from (`ensure_images`).
+UNTRAINED = "-untrained"
 
 
 class ImageBuildError(RuntimeError):
@@ -212,47 +216,51 @@ def cassandra_image(versions: Versions) -> str:
     )
 
 
-def spark_image(versions: Versions, base: str, kafka: str) -> str:
+def spark_image(versions: Versions, base: str, kafka: str, trained: bool = True) -> str:
+    """The Spark image of `versions`, with its class-data sharing archives unless `trained` is False
+    (then the image they are trained on, whose JVMs load every class from the jars)."""
     python = (f"pyspark=={versions.spark}", f"cassandra-driver=={versions.cassandra_driver}")
     connector_version = versions.spark_kafka_connector
     tag = (
         f"tally/spark:{versions.spark}-"
         f"{_digest(base, connector_version, *python, _files_digest(HERE / 'spark'))}"
     )
-    if _exists(tag):
-        return tag
+    untrained = f"{tag}{UNTRAINED}"
+    if _exists(tag if trained else untrained):
+        return tag if trained else untrained
     context = _context("spark", tag)
-    say(f"spark {versions.spark}: pip install {' '.join(python)} (the pyspark package is SPARK_HOME)")
-    _run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(context / "py"), *python],
-        "pip install",
-    )
-    spark_jars = context / "py" / "pyspark" / "jars"
-    connector = f"org.apache.spark:spark-sql-kafka-0-10_{scala_of(spark_jars)}:{connector_version}"
-    say(f"spark {versions.spark}: resolving {connector} from Maven Central")
-    jars = context / "connector-jars"
-    try:
-        resolve_jars((connector,), jars)
-    except MavenError as error:
-        raise ImageBuildError(
-            f"{error}\nThe Kafka connector must match Spark's Scala version and, ideally, its version: "
-            f"choose a published one with --connector-version / TALLY_CONNECTOR (see README, Versions)."
-        ) from error
-    # Spark already ships some of the connector's dependencies (lz4, snappy, zstd, slf4j ...);
-    # two versions of one library on a classpath is a bug waiting to happen, so keep Spark's.
-    shipped = {_artifact(p.name) for p in spark_jars.glob("*.jar")}
-    for jar in jars.glob("*.jar"):
-        if _artifact(jar.name) in shipped:
-            jar.unlink()
-    untrained = f"{tag}-untrained"
-    _docker_build(untrained, context, {"BASE": base})
-    shutil.rmtree(context / "py")
-    shutil.rmtree(context / "connector-jars")
-    _train(untrained, kafka, context)
-    _docker_build(tag, context, {"UNTRAINED": untrained}, "archives.Dockerfile")
-    _run(["docker", "image", "rm", untrained], f"untag {untrained}")
+    if not _exists(untrained):
+        say(f"spark {versions.spark}: pip install {' '.join(python)} (the pyspark package is SPARK_HOME)")
+        _run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(context / "py"), *python],
+            "pip install",
+        )
+        spark_jars = context / "py" / "pyspark" / "jars"
+        connector = f"org.apache.spark:spark-sql-kafka-0-10_{scala_of(spark_jars)}:{connector_version}"
+        say(f"spark {versions.spark}: resolving {connector} from Maven Central")
+        jars = context / "connector-jars"
+        try:
+            resolve_jars((connector,), jars)
+        except MavenError as error:
+            raise ImageBuildError(
+                f"{error}\nThe Kafka connector must match Spark's Scala version and, ideally, its "
+                "version: choose a published one with --connector-version / TALLY_CONNECTOR (see "
+                "README, Versions)."
+            ) from error
+        # Spark already ships some of the connector's dependencies (lz4, snappy, zstd, slf4j ...);
+        # two versions of one library on a classpath is a bug waiting to happen, so keep Spark's.
+        shipped = {_artifact(p.name) for p in spark_jars.glob("*.jar")}
+        for jar in jars.glob("*.jar"):
+            if _artifact(jar.name) in shipped:
+                jar.unlink()
+        _docker_build(untrained, context, {"BASE": base})
+        shutil.rmtree(context / "py")
+        shutil.rmtree(context / "connector-jars")
+    if trained:
+        _train(untrained, kafka, context)
+        _docker_build(tag, context, {"UNTRAINED": untrained}, "archives.Dockerfile")
     shutil.rmtree(context)
-    return tag
+    return tag if trained else untrained
 
 
 def _train(untrained: str, kafka: str, into: Path) -> None:
@@ -360,21 +368,36 @@ def toxiproxy_image(base: str) -> str:
     return tag
 
 
-def ensure_images(versions: Versions) -> Images:
-    """Build whatever image of this version set is missing; return the tags."""
+def ensure_images(versions: Versions, trained: bool | None = None) -> Images:
+    """Build whatever image of this version set is missing; return the tags.
+
+    The Spark image is trained (its class-data sharing archives) when `trained` says so; by default,
+    for the run's own Spark (`Versions.from_env()`: the default or TALLY_SPARK) and no other. The
+    archives save about 3.4 s per driver launch and their training costs about two minutes once:
+    they pay where a stack launches dozens of drivers (the gate, an audit), not on a Spark an
+    upgrade only moves from, or one a side-by-side audit runs three scenarios on.
+    """
+    if trained is None:
+        trained = versions.spark == Versions.from_env().spark
     started = time.monotonic()
     # A bar on a terminal only: a build takes minutes on a fresh machine, seconds when cached.
     with tqdm(total=5, desc=f"images {versions.label()}", unit="image", disable=None) as bar:
         base = base_image(JAVA17)
         bar.update()
-        kafka = kafka_image(versions, base)
-        bar.update()
-        cassandra = cassandra_image(versions)
-        bar.update()
-        spark = spark_image(versions, base, kafka)
-        bar.update()
-        images = Images(kafka, cassandra, spark, toxiproxy_image(base))
-        bar.update()
+
+        def built(tag: str) -> str:
+            bar.update()
+            return tag
+
+        # Two lines of builds at once: the Spark image's waits on the Kafka image (its training runs
+        # beside a broker), the other line builds what nothing waits on. The Spark line's long part
+        # is its training, bound by CPU; the other's is mostly downloads (Go modules, Maven Central).
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="images") as pool:
+            others = pool.submit(lambda: (built(toxiproxy_image(base)), built(cassandra_image(versions))))
+            kafka = built(kafka_image(versions, base))
+            spark = built(spark_image(versions, base, kafka, trained))
+            toxiproxy, cassandra = others.result()
+        images = Images(kafka, cassandra, spark, toxiproxy)
     say(
         f"ready for {versions.label()} in {time.monotonic() - started:.0f} s: "
         f"{images.kafka}, {images.cassandra}, {images.spark}, {images.toxiproxy}"

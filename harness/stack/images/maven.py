@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -13,6 +14,11 @@ DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 # Some POMs (Spark's) declare extra repositories that cannot be reached here; route all to Central.
 SETTINGS = """<settings><mirrors><mirror><id>central-only</id><mirrorOf>*</mirrorOf>
 <url>https://repo.maven.apache.org/maven2</url></mirror></mirrors></settings>"""
+
+
+# One resolution at a time: two Maven processes fetching the same artifact into ~/.m2 at once can
+# leave it half-written, and the images are built two at a time (images.ensure_images).
+_ONE_AT_A_TIME = threading.Lock()
 
 
 class MavenError(RuntimeError):
@@ -44,23 +50,24 @@ def resolve_jars(coordinates: Iterable[str], into: Path) -> list[Path]:
         pom.write_text(_pom(coordinates))
         settings = Path(work) / "settings.xml"
         settings.write_text(SETTINGS)
-        result = subprocess.run(
-            [
-                "mvn",
-                "-B",
-                "-q",
-                "-s",
-                str(settings),
-                "-f",
-                str(pom),
-                f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-                f"-DoutputDirectory={into}",
-                "-DincludeScope=runtime",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        with _ONE_AT_A_TIME:
+            result = subprocess.run(
+                [
+                    "mvn",
+                    "-B",
+                    "-q",
+                    "-s",
+                    str(settings),
+                    "-f",
+                    str(pom),
+                    f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+                    f"-DoutputDirectory={into}",
+                    "-DincludeScope=runtime",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
         raise MavenError(
