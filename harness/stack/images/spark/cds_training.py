@@ -20,6 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
 CDS = Path("/opt/cds")
 DRIVER_ARCHIVE = CDS / "driver.jsa"
 EXECUTOR_ARCHIVE = CDS / "executor.jsa"
@@ -36,10 +39,6 @@ def daemon(main_class: str, *args: str) -> subprocess.Popen[bytes]:
 
 
 def train(bootstrap: str, worker: subprocess.Popen[bytes]) -> None:
-    # Imported here: PYSPARK_SUBMIT_ARGS must be set before pyspark launches the driver's JVM.
-    from pyspark.sql import SparkSession
-    from pyspark.sql import functions as F
-
     spark = (
         SparkSession.builder.master(MASTER)
         .config("spark.sql.session.timeZone", "UTC")
