@@ -170,20 +170,32 @@ def _kill_cell(run: ScenarioResult | None) -> str:
     return f"killed: {', '.join(found)}" if found else f"killed: {run.failure_reason[:80]}"
 
 
-def _kill_matrix(vs: VersionSetResult) -> tuple[list[str], list[list[str]]]:
-    """Column names and rows (mutant, intent, one cell per scenario) of a version set's matrix."""
+def _only_controls(vs: VersionSetResult) -> bool:
+    """Whether a version set's mutant runs are negative controls: each mutant once, in a run named
+    after it, where a kill matrix would be a diagonal."""
+    return all(list(runs) == [mutant] for mutant, runs in vs.kill_matrix().items())
+
+
+def _kill_matrix(vs: VersionSetResult) -> tuple[str, list[str], list[list[str]]]:
+    """The section's title, column names and rows (mutant, intent, one cell per scenario) of a version
+    set's kill matrix; for negative controls, one row each with its outcome."""
     matrix = vs.kill_matrix()
-    scenarios = list(dict.fromkeys(name for runs in matrix.values() for name in runs))
+    controls = _only_controls(vs)
+    scenarios = (
+        ["caught"] if controls else list(dict.fromkeys(name for runs in matrix.values() for name in runs))
+    )
     rows = [
         [
             mutant,
             # A control that is no mutant of the sink (an upgrade that loses data) is its fault.
             BY_MUTANT[mutant].intent if mutant in BY_MUTANT else next(iter(runs.values())).fault or "",
-            *(_kill_cell(runs.get(s)) for s in scenarios),
+            *(_kill_cell(runs.get(mutant if controls else s)) for s in scenarios),
         ]
         for mutant, runs in matrix.items()
     ]
-    return ["mutant", "intent", *scenarios], rows
+    if controls:
+        return f"Negative controls: {vs.label}", ["control", "what it gets wrong", *scenarios], rows
+    return f"Kill matrix: {vs.label}", ["mutant", "intent", *scenarios], rows
 
 
 def _out_of_reach() -> list[tuple[str, str, str]]:
@@ -216,12 +228,14 @@ def render_markdown(result: AuditResult) -> str:
             lines += ["", markdown_table(COLUMNS, [_verdict_row(s) for s in vs.scenarios], left=2)]
     for vs in result.version_sets:
         if vs.mutants:
-            head, rows = _kill_matrix(vs)
-            lines += ["", f"## Kill matrix: {vs.label}", "", markdown_table(head, rows, left=len(head))]
-            lines += ["", "Out of the audit's reach:", ""]
-            lines += [
-                f"- **{name}** ({_md_cell(intent)}): {_md_cell(why)}" for name, intent, why in _out_of_reach()
-            ]
+            title, head, rows = _kill_matrix(vs)
+            lines += ["", f"## {title}", "", markdown_table(head, rows, left=len(head))]
+            if not _only_controls(vs):
+                lines += ["", "Out of the audit's reach:", ""]
+                lines += [
+                    f"- **{name}** ({_md_cell(intent)}): {_md_cell(why)}"
+                    for name, intent, why in _out_of_reach()
+                ]
     lines += ["", "## Recovery time per fault", "", f"![recovery time per fault]({RECOVERY_PLOT})"]
     if len(result.version_sets) > 1:
         lines += ["", "## Version sets side by side", ""]
@@ -292,10 +306,11 @@ def render_html(result: AuditResult, plots: dict[str, bytes]) -> str:
     kill_matrices = []
     for vs in result.version_sets:
         if vs.mutants:
-            head, rows = _kill_matrix(vs)
+            title, head, rows = _kill_matrix(vs)
             kill_matrices.append(
                 {
-                    "label": vs.label,
+                    "title": title,
+                    "out_of_reach": not _only_controls(vs),
                     "header": head,
                     "rows": [
                         {"mutant": row[0], "intent": row[1], "cells": [(c, _kill_class(c)) for c in row[2:]]}

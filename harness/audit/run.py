@@ -543,7 +543,9 @@ def run(opts: AuditOptions, running: Stack | None = None) -> int:
         if opts.mutants:
             progress.say("VALID: every mutant run was killed by at least one scenario")
         else:
-            progress.say(f"VALID: {sum(len(vs.scenarios) for vs in sets)} scenario(s) exact")
+            controls = sum(len(vs.mutants) for vs in sets)
+            caught = f", {controls} control run(s) caught" if controls else ""
+            progress.say(f"VALID: {sum(len(vs.scenarios) for vs in sets)} scenario(s) exact{caught}")
         return 0
     for line in result.failures():
         print(f"FAILED {line}", file=sys.stderr)

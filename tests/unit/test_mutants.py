@@ -121,6 +121,33 @@ def test_a_mutant_that_no_scenario_killed_fails_the_audit_with_what_each_saw() -
     assert 'class="valid">killed: 412 lost' in page
 
 
+def test_controls_are_reported_one_row_each_not_as_a_diagonal_matrix() -> None:
+    """An audit's controls each run once, in a run named after the mutant: a kill matrix of them
+    would be a diagonal as wide as the list."""
+    vs = VersionSetResult(
+        {"spark": "4.0.0"},
+        LABEL,
+        mutants=[
+            run("writes-not-awaited", "writes-not-awaited", False, "step 7 (check)", lost=1002),
+            run("all-late", "all-late", True),
+        ],
+    )
+    result = AuditResult("2026-12-01T00:00:00+00:00", 60.0, 7, "quick", 3000, [vs])
+    markdown = re.sub(r" +", " ", report.render_markdown(result))
+    assert f"## Negative controls: {LABEL}" in markdown
+    assert "| control | what it gets wrong | caught |" in markdown
+    assert "| writes-not-awaited | execute_async" in markdown
+    assert "killed: 1002 lost |" in markdown
+    assert "| all-late |" in markdown
+    assert "survived |" in markdown
+    assert "Kill matrix" not in markdown
+    assert "ownership-unchecked" not in markdown, "out of reach is the mutation suite's list"
+    assert vs.failures() == [f"{LABEL}: mutant all-late survived every scenario (all-late survived)"]
+    page = report.render_html(result, report.render_plots(result))
+    assert f"<h2>Negative controls: {LABEL}</h2>" in page
+    assert '<table class="kills"><tr><th>control</th><th>what it gets wrong</th><th>caught</th></tr>' in page
+
+
 def test_the_replicated_controls_run_on_three_nodes_only() -> None:
     """ONE against a quorum and acks=1 against acks=all differ only where there are replicas."""
     for name in ("write-consistency-one", "producer-acks-1"):
