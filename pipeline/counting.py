@@ -27,6 +27,8 @@ KIND_DEAD = "dead"
 KIND_LATE = "late"
 # What each input record carries to the sink: where it came from, and what a dead letter keeps.
 RECORD_COLUMNS = ("topic", "partition", "offset", "event_id", "reason", "raw", "raw_size")
+# The column that brings each batch's watermark to the expressions `BatchRows` built once.
+_WATERMARK = "_tally_watermark"
 
 
 def sink_input(events: DataFrame, window: str, allowed_lateness: str, dedup: bool = False) -> DataFrame:
@@ -58,45 +60,67 @@ def batch_rows(batch: DataFrame, watermark_ms: int, dedup: bool = False) -> Data
     watermark, every event whose own time is at or before it (a superset: its window ends later):
     those are the late ones, and the events it kept are the ones counted.
     """
-    # Compared as one-field structs: Spark writes a timestamp literal into the code it generates, so
-    # a new watermark each batch would compile the batch's whole job again (0.1-1 s, on the driver
-    # and on every executor), while a struct literal is passed to the same code by reference.
-    # (Valid events, the only ones compared, have an event time and a window.)
-    watermark = F.struct(F.timestamp_millis(F.lit(watermark_ms)).alias("t"))
-    record = F.col("kind") == KIND_RECORD
-    valid = record & F.col("reason").isNull()
-    too_old = F.struct((F.col("event_time") if dedup else F.col("window_end")).alias("t")) <= watermark
-    counted = (F.col("kind") == KIND_KEPT if dedup else valid) & ~too_old
-    out: Column = (
-        F.when(record & F.col("reason").isNotNull(), F.lit(KIND_DEAD))
-        .when(valid & too_old, F.lit(KIND_LATE))
-        .when(counted, F.lit(KIND_COUNT))
-    )
-    per_record = F.col("kind") != KIND_COUNT
-    # One aggregation for all three: its key is the window for a counted event, and the whole record
-    # for a dead letter or a late event (its position makes it one row of its own). Only a count is
-    # aggregated, so Spark keeps its fast hash aggregation: an aggregate over a string or binary
-    # column (first(raw), say) would make it sort every record of the batch instead.
-    return (
-        batch.select(out.alias("kind"), "site_id", "window_start", "window_end", *RECORD_COLUMNS)
-        .where(F.col("kind").isNotNull())
-        .select(
-            "kind",
-            "site_id",
-            "window_start",
-            "window_end",
-            *(F.when(per_record, F.col(name)).alias(name) for name in RECORD_COLUMNS),
+    return BatchRows(dedup)(batch, watermark_ms)
+
+
+class BatchRows:
+    """`batch_rows`, with its columns built once for every batch of a driver. A PySpark column is
+    built by calls into the JVM, and py4j looks each one up under every one of PySpark's imports,
+    where each miss looks into every jar of Spark's: built again each batch, these columns cost the
+    driver about as much CPU as the batch's whole Spark job."""
+
+    def __init__(self, dedup: bool = False) -> None:
+        self.dedup = dedup
+        record = F.col("kind") == KIND_RECORD
+        valid = record & F.col("reason").isNull()
+        too_old = F.struct((F.col("event_time") if dedup else F.col("window_end")).alias("t")) <= F.col(
+            _WATERMARK
         )
-        .groupBy("kind", "site_id", "window_start", "window_end", *RECORD_COLUMNS)
-        .agg(F.count(F.lit(1)).alias("views"))
+        counted = (F.col("kind") == KIND_KEPT if dedup else valid) & ~too_old
+        out: Column = (
+            F.when(record & F.col("reason").isNotNull(), F.lit(KIND_DEAD))
+            .when(valid & too_old, F.lit(KIND_LATE))
+            .when(counted, F.lit(KIND_COUNT))
+        )
+        per_record = F.col("kind") != KIND_COUNT
+        window = [F.col("site_id"), F.col("window_start"), F.col("window_end")]
+        self._all = F.col("*")
+        self._classified = [out.alias("kind"), *window, *(F.col(name) for name in RECORD_COLUMNS)]
+        self._written = F.col("kind").isNotNull()
+        self._kept = [
+            F.col("kind"),
+            *window,
+            *(F.when(per_record, F.col(name)).alias(name) for name in RECORD_COLUMNS),
+        ]
+        # One aggregation for all three: its key is the window for a counted event, and the whole
+        # record for a dead letter or a late event (its position makes it one row of its own). Only a
+        # count is aggregated, so Spark keeps its fast hash aggregation: an aggregate over a string or
+        # binary column (first(raw), say) would make it sort every record of the batch instead.
+        self._key = [F.col("kind"), *window, *(F.col(name) for name in RECORD_COLUMNS)]
+        self._views = F.count(F.lit(1)).alias("views")
         # Times leave Spark as epoch milliseconds: collect() would turn timestamps into naive
         # datetimes in the driver's local time zone.
-        .select(
-            "kind",
-            "site_id",
+        self._out = [
+            F.col("kind"),
+            F.col("site_id"),
             F.unix_millis("window_start").alias("window_start"),
             F.unix_millis("window_end").alias("window_end"),
-            "views",
-            *RECORD_COLUMNS,
+            F.col("views"),
+            *(F.col(name) for name in RECORD_COLUMNS),
+        ]
+
+    def __call__(self, batch: DataFrame, watermark_ms: int) -> DataFrame:
+        # Compared as one-field structs: Spark writes a timestamp literal into the code it generates,
+        # so a new watermark each batch would compile the batch's whole job again (0.1-1 s, on the
+        # driver and on every executor), while a struct literal is passed to the same code by
+        # reference. (Valid events, the only ones compared, have an event time and a window.)
+        watermark = F.struct(F.timestamp_millis(F.lit(watermark_ms)).alias("t")).alias(_WATERMARK)
+        return (
+            batch.select(self._all, watermark)
+            .select(*self._classified)
+            .where(self._written)
+            .select(*self._kept)
+            .groupBy(*self._key)
+            .agg(self._views)
+            .select(*self._out)
         )
-    )

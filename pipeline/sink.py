@@ -1,6 +1,6 @@
 """The foreachBatch sink: writes a micro-batch's rows to Cassandra so that no replay can count twice.
 
-It derives the batch's rows in one Spark job (`counting.batch_rows`), adds its counts to the open
+It derives the batch's rows in one Spark job (`counting.BatchRows`), adds its counts to the open
 windows' absolute counts after the batch before (`window_counts.py`), and writes absolute values.
 Every write of batch N carries `USING TIMESTAMP base + N`, the generation's fence (`generations.py`).
 Spark replays a batch with the same id, offsets and watermark, and the counts after the batch
@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from cassandra import ConsistencyLevel, OperationTimedOut, ReadTimeout, Unavailable, WriteTimeout
@@ -25,7 +26,7 @@ from cassandra.cluster import NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, Row
 
-from pipeline.counting import KIND_COUNT, KIND_DEAD, KIND_LATE, batch_rows
+from pipeline.counting import KIND_COUNT, KIND_DEAD, KIND_LATE, BatchRows
 from pipeline.failpoints import Failpoints
 from pipeline.generations import Carried, Generation
 from pipeline.schema import DEAD_LETTERS, LATE_EVENTS, PAGEVIEWS
@@ -86,6 +87,10 @@ class CassandraSink:
             " watermark, generation, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + suffix
         )
 
+    @cached_property
+    def _batch_rows(self) -> BatchRows:
+        return BatchRows(self.dedup)
+
     def _prepare(self, cql: str) -> Any:
         statement = self.session.prepare(cql)
         statement.consistency_level = ConsistencyLevel.LOCAL_QUORUM
@@ -121,11 +126,15 @@ class CassandraSink:
         )
 
     def write(self, batch: DataFrame, batch_id: int) -> None:
+        took = _Stopwatch()
         watermark_ms = self.late_watermark_ms(batch_id)
-        rows = batch_rows(batch, watermark_ms, self.dedup).collect()
+        took.lap("watermark")
+        rows = self._batch_rows(batch, watermark_ms).collect()
+        took.lap("job")
         added = ((_window(r), r.views) for r in rows if r.kind == KIND_COUNT)
         counts = advance(self.counts.before(batch_id), added, watermark_ms)
         self.counts.save(batch_id, counts)
+        took.lap("counts")
         writes = plan_writes(rows, counts, batch_id, watermark_ms, self.generation, self.carried)
         if not writes:
             return
@@ -135,6 +144,7 @@ class CassandraSink:
                 f"batch {batch_id} not written: generation {self.generation.number} of job "
                 f"{self.generation.job!r} no longer owns it (another checkpoint took it over)"
             )
+        took.lap("owner")
         self.failpoints.hit("sink.before_write", batch_id)
         self._execute(self._dead, writes.dead_letters)
         self._execute(self._late, writes.late_events)
@@ -143,7 +153,8 @@ class CassandraSink:
         self.failpoints.hit("sink.mid_write", batch_id)
         self._execute(self._pageview, writes.pageviews[half:])
         self.failpoints.hit("sink.after_write", batch_id)
-        print(f"batch {batch_id}: {writes}", file=sys.stderr, flush=True)
+        took.lap("writes")
+        print(f"batch {batch_id}: {writes} ({took})", file=sys.stderr, flush=True)
 
     def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
         """Write all rows, retrying the whole set on transient errors: every write is idempotent."""
@@ -250,3 +261,19 @@ def plan_writes(
 
 def _window(row: Row) -> Window:
     return (row.site_id, row.window_start, row.window_end)
+
+
+class _Stopwatch:
+    """Milliseconds per part of a batch, for its log line: where a batch's time goes, batch by batch."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self._laps: list[str] = []
+
+    def lap(self, part: str) -> None:
+        now = time.monotonic()
+        self._laps.append(f"{part} {1000 * (now - self._last):.0f}")
+        self._last = now
+
+    def __str__(self) -> str:
+        return ", ".join(self._laps) + " ms"

@@ -17,7 +17,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from pipeline.checkpoint import read_text
+from pipeline.checkpoint import java_class, read_text
 
 FOLDER = "tally-counts"
 # Batch N needs only N-1's file; the few before it are kept for whoever reads a checkpoint to debug.
@@ -45,6 +45,7 @@ class WindowCounts:
         self._checkpoint = checkpoint.rstrip("/")
         # The counts this instance last saved: what the next batch starts from, without a read.
         self._last: tuple[int, dict[Window, int]] | None = None
+        self._file_manager: Any = None
 
     def before(self, batch_id: int) -> dict[Window, int]:
         """The counts after batch `batch_id - 1`: empty before the checkpoint's first batch."""
@@ -70,14 +71,15 @@ class WindowCounts:
             self._delete(f"{FOLDER}/{batch_id - RETAIN}")
 
     def _manager(self, name: str) -> tuple[Any, Any]:
-        jvm = self._spark.sparkContext._jvm
-        assert jvm is not None
-        path = jvm.org.apache.hadoop.fs.Path(f"{self._checkpoint}/{name}")
-        conf = self._spark.sparkContext._jsc.hadoopConfiguration()
-        manager = jvm.org.apache.spark.sql.execution.streaming.CheckpointFileManager.create(
-            path.getParent(), conf
-        )
-        return manager, path
+        path_class = java_class(self._spark, "org.apache.hadoop.fs.Path")
+        if self._file_manager is None:
+            # Made once: it resolves the checkpoint's file system, the same for every batch.
+            conf = self._spark.sparkContext._jsc.hadoopConfiguration()
+            manager = java_class(
+                self._spark, "org.apache.spark.sql.execution.streaming.CheckpointFileManager"
+            )
+            self._file_manager = manager.create(path_class(self._checkpoint), conf)
+        return self._file_manager, path_class(f"{self._checkpoint}/{name}")
 
     def _write(self, name: str, text: str) -> None:
         manager, path = self._manager(name)

@@ -311,6 +311,12 @@ def test_examples_of_each_reason(kafka_frames: KafkaFrames) -> None:
         b'{"event_id": "e", "site_id": "s", "ts": "yesterday"}': ("invalid_ts", None),
         b'{"event_id": "e", "site_id": "s"}': ("invalid_ts", None),
         b'{"event_id": "e", "site_id": "s", "ts": -1}': ("invalid_ts", None),
+        # Not a number that fits a long: the fast schema refuses it, and the second parse decides.
+        b'{"event_id": "e", "site_id": "s", "ts": "1700000000123"}': (None, ("e", "s", 1700000000123)),
+        b'{"event_id": "e", "site_id": "s", "ts": " 42 "}': (None, ("e", "s", 42)),
+        b'{"event_id": "e", "site_id": "s", "ts": 1.0}': ("invalid_ts", None),
+        b'{"event_id": "e", "site_id": "s", "ts": 99999999999999999999}': ("invalid_ts", None),
+        b'{"event_id": "e", "site_id": "s", "ts": "x", "ts": 1}': (None, ("e", "s", 1)),  # the last wins
         b'{"event_id": "e", "site_id": "s", "ts": %d}' % (MAX_TS_MS + 1): ("invalid_ts", None),
         b'{"event_id": "e", "site_id": "s", "ts": %d}' % MAX_TS_MS: (None, ("e", "s", MAX_TS_MS)),
     }
