@@ -93,6 +93,27 @@ def batch_end_offsets(spark: SparkSession, checkpoint: str, batch_id: int) -> st
     return text.splitlines()[2]
 
 
+def batch_offsets(spark: SparkSession, checkpoint: str, batch_id: int) -> int:
+    """How many Kafka offsets batch `batch_id` covers, from the offset log: at least its records
+    (a transaction's markers and aborted records take offsets too). A partition new since the batch
+    before counts from offset 0."""
+    start = (
+        initial_offsets(spark, checkpoint)
+        if batch_id == 0
+        else batch_end_offsets(spark, checkpoint, batch_id - 1)
+    )
+    before = _partition_offsets(start)
+    end = _partition_offsets(batch_end_offsets(spark, checkpoint, batch_id))
+    return sum(offset - max(before.get(partition, 0), 0) for partition, offset in end.items())
+
+
+def _partition_offsets(line: str) -> dict[tuple[str, str], int]:
+    topics: dict[str, dict[str, int]] = json.loads(line)
+    return {
+        (topic, p): int(offset) for topic, partitions in topics.items() for p, offset in partitions.items()
+    }
+
+
 def initial_offsets(spark: SparkSession, checkpoint: str) -> str:
     """Kafka JSON offsets the query's first batch started from, as the Kafka source recorded them."""
     text = read_text(spark, checkpoint, "sources/0/0")

@@ -6,46 +6,25 @@ import importlib
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from cassandra import ProtocolVersion
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 from pyspark.sql import SparkSession
-from pyspark.sql.streaming import StreamingQuery, StreamingQueryListener
+from pyspark.sql.streaming import StreamingQuery
 
-from pipeline.checkpoint import late_event_watermark_ms
+from pipeline.checkpoint import batch_offsets, late_event_watermark_ms
 from pipeline.config import PipelineConfig
 from pipeline.counting import sink_input
 from pipeline.failpoints import Failpoints
 from pipeline.generations import Generation, NotOwner, Registry, claim
 from pipeline.parse import parse_events
 from pipeline.pinned import SettingsChanged, pin
+from pipeline.progress import ProgressLog
 from pipeline.schema import SchemaOutdated, ensure_schema
 from pipeline.sink import CassandraSink
 from pipeline.takeover import TakeOverRefused, read_carried, take_over
 from pipeline.window_counts import WindowCounts
-
-
-class ProgressLog(StreamingQueryListener):
-    """Appends every query progress as one JSON line: what the harness waits on and reports."""
-
-    def __init__(self, path: str) -> None:
-        self._path = Path(path)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-
-    def onQueryStarted(self, event: object) -> None:
-        pass
-
-    def onQueryProgress(self, event: StreamingQueryListener.QueryProgressEvent) -> None:  # type: ignore[name-defined]
-        with self._path.open("a") as log:
-            log.write(event.progress.json.replace("\n", " ") + "\n")
-
-    def onQueryIdle(self, event: object) -> None:
-        pass
-
-    def onQueryTerminated(self, event: object) -> None:
-        pass
 
 
 def spark_session(config: PipelineConfig) -> SparkSession:
@@ -176,10 +155,11 @@ def run(config: PipelineConfig) -> int:
         Failpoints(config.failpoints),
         carried=read_carried(session, config.keyspace, generation),
         dedup=config.dedup,
+        records_of=lambda batch_id: batch_offsets(spark, config.checkpoint, batch_id),
     )
     sink.restore_carried()
     if config.progress_log:
-        spark.streams.addListener(ProgressLog(config.progress_log))
+        ProgressLog(config.progress_log).register(spark)
     query = start_query(spark, config, sink)
     print(f"query {query.id} started on {config.master}", file=sys.stderr, flush=True)
     while not stop.is_set() and query.isActive:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent import futures
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
@@ -57,6 +58,7 @@ class CassandraSink:
         carried: Carried | None = None,
         retry_for_s: float = 120.0,
         dedup: bool = False,
+        records_of: Callable[[int], int] | None = None,
     ) -> None:
         self.session = session
         self.keyspace = keyspace
@@ -68,8 +70,11 @@ class CassandraSink:
         self.dedup = dedup
         self._owns = owns
         self._watermark_of = watermark_of
+        # A batch's size, which chooses its plan (`BatchRows`); unknown, the plan for a backlog.
+        self._records_of = records_of
         self._retry_for_s = retry_for_s
         self._idle = threading.Condition()
+        self._saver = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tally-counts")
         self._busy = False
         self._stopping = False
         prefix = f"INSERT INTO {keyspace}."
@@ -129,15 +134,27 @@ class CassandraSink:
         took = _Stopwatch()
         watermark_ms = self.late_watermark_ms(batch_id)
         took.lap("watermark")
-        rows = self._batch_rows(batch, watermark_ms).collect()
+        records = self._records_of(batch_id) if self._records_of else None
+        rows = self._batch_rows(batch, watermark_ms, records).collect()
         took.lap("job")
         added = ((_window(r), r.views) for r in rows if r.kind == KIND_COUNT)
         counts = advance(self.counts.before(batch_id), added, watermark_ms)
-        self.counts.save(batch_id, counts)
-        took.lap("counts")
         writes = plan_writes(rows, counts, batch_id, watermark_ms, self.generation, self.carried)
-        if not writes:
-            return
+        took.lap("counts")
+        # The counts file is saved while Cassandra is written: only batch N+1 reads it, and Spark
+        # lets N+1 start (commits N) only after this returns, which is after both.
+        saving = self._saver.submit(self.counts.save, batch_id, counts)
+        try:
+            if writes:
+                self._write(writes, batch_id, took)
+        finally:
+            futures.wait([saving])
+        saving.result()
+        took.lap("counts file")
+        if writes:
+            print(f"batch {batch_id}: {writes} ({took})", file=sys.stderr, flush=True)
+
+    def _write(self, writes: BatchWrites, batch_id: int, took: _Stopwatch) -> None:
         # A transient error here (Cassandra down) retries like a write: the batch waits, it does not fail.
         if not self._retrying(self._owns):
             raise Fenced(
@@ -154,7 +171,6 @@ class CassandraSink:
         self._execute(self._pageview, writes.pageviews[half:])
         self.failpoints.hit("sink.after_write", batch_id)
         took.lap("writes")
-        print(f"batch {batch_id}: {writes} ({took})", file=sys.stderr, flush=True)
 
     def _execute(self, statement: Any, params: Sequence[tuple[Any, ...]]) -> None:
         """Write all rows, retrying the whole set on transient errors: every write is idempotent."""

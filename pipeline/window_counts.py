@@ -3,9 +3,10 @@
 Batch N's counts are batch N-1's, plus what batch N counts, less the windows its watermark closed:
 a pure function of what is fixed before N runs (the counts after N-1, and N's offsets and
 watermark in Spark's offset log). The sink writes them to `tally-counts/N` under the checkpoint
-before any write of batch N reaches Cassandra, atomically (a temporary file renamed into place, by
-Spark's own `CheckpointFileManager`), and a replay of N, by whichever driver, starts again from
-`tally-counts/N-1` and finds the same values. The query itself keeps no state: this file is the
+while it writes batch N to Cassandra, atomically (a temporary file renamed into place, by Spark's
+own `CheckpointFileManager`), and returns only when both are done: batch N+1, the only reader, starts
+after Spark commits N. A replay of N, by whichever driver, starts again from `tally-counts/N-1` and
+finds the same values. The query itself keeps no state: this file is the
 state, and it is only as large as the open windows (sites x windows within the allowed lateness).
 """
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from harness.bench.contenders import CONTENDERS, Tuning
+from harness.bench.contenders import CONTENDERS, DRIVER_JIT, Tuning
 from harness.bench.plot import plot
 from harness.bench.results import TARGET_BACKLOG, Report, render
 from harness.bench.run import BenchOptions, Clock, bench
@@ -70,7 +70,11 @@ def parser() -> argparse.ArgumentParser:
         default="",
         help="extra `python -m pipeline run` options, e.g. '--shuffle-partitions 2'",
     )
-    p.add_argument("--submit-args", default="", help="extra spark-submit options for both Spark contenders")
+    p.add_argument(
+        "--submit-args",
+        default=shlex.join(DRIVER_JIT),
+        help="spark-submit options for both Spark contenders (default: %(default)s; '' for the JVM's own)",
+    )
     p.add_argument(
         "--pipeline-dir", type=Path, default=None, help="run the pipeline package from here (A/B a change)"
     )

@@ -22,8 +22,16 @@ from harness.bench.resources import ContainerProbe, Probe, ProcessProbe
 from harness.checker.sink_reader import epoch_ms
 from harness.eventually import eventually
 from harness.model.snapshot import RowKey
-from harness.stack.driver import REPO, Driver, DriverSpec, consumed_offsets, last_progress, progress
+from harness.stack.driver import JIT, REPO, Driver, DriverSpec, consumed_offsets, last_progress, progress
 from harness.stack.services import StackInfo
+
+# The Spark contenders' drivers run the JIT's first tier only, their executors the JVM's default. A
+# driver plans and schedules a few batches a second (branchy code, run often, never for long); on 2
+# cores the optimizing tier's compiles of it cost the batches more than its code saves them
+# (measured: p99 at 10,000/s 2.3-2.6 s against 3.3-3.7 s, and 0.47 of a core for the driver's
+# container against 0.57-0.71). An executor's loops need that tier: with the first only, the 5 M
+# drain ran at 79,000 events/s instead of 169,000.
+DRIVER_JIT = ("--driver-java-options", JIT)
 
 
 @dataclass(frozen=True)
@@ -34,9 +42,9 @@ class Tuning:
     max_offsets_per_trigger: int | None = None
     window: str = "1 minute"
     allowed_lateness: str = "10 minutes"
-    # Extra `python -m pipeline run` options, and extra spark-submit options (PYSPARK_SUBMIT_ARGS).
+    # Extra `python -m pipeline run` options, and spark-submit options (PYSPARK_SUBMIT_ARGS).
     pipeline_args: tuple[str, ...] = ()
-    submit_args: tuple[str, ...] = ()
+    submit_args: tuple[str, ...] = DRIVER_JIT
     python_flush_interval_s: float = 1.0
     # Run the pipeline from another directory (a candidate change) instead of this checkout's.
     pipeline_dir: Path | None = None
@@ -109,8 +117,7 @@ class BenchDriver(Driver):
         return ["python3", "-m", self.module, *self.stream_args(), *self.extra_args]
 
     def env(self) -> dict[str, str]:
-        # Only the contender's own options: the benchmark measures the JVM's default JIT, not the
-        # harness's C1-only one.
+        # Only the contender's own options (`Tuning.submit_args`), not the harness's C1-only executors.
         return self._env
 
     def mounts(self) -> dict[str, Path]:

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from cassandra.concurrent import execute_concurrent_with_args
     from pyspark.sql import DataFrame, SparkSession
 
-    from pipeline.job import ProgressLog
+    from pipeline.progress import ProgressLog
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger))
     if args.progress_log:
-        spark.streams.addListener(ProgressLog(args.progress_log))
+        ProgressLog(args.progress_log).register(spark)
     query = (
         reader.load()
         .writeStream.option("checkpointLocation", args.checkpoint)

@@ -32,7 +32,7 @@ READY = "query .* started on"
 # (C1). A test driver lives for seconds to minutes and counts thousands of events; on 2 cores, the
 # optimizing tier's compiles of Spark's start-up paths cost more than they return in that time
 # (measured: first batch committed 14-15 s after launch with both tiers, 11 s with C1). The
-# benchmark's drivers keep the JVM's default (BenchDriver.env).
+# benchmark gives its Spark drivers the same, and its executors the JVM's default (`DRIVER_JIT`).
 JIT = "-XX:TieredStopAtLevel=1"
 SUBMIT_ARGS = ("--driver-java-options", JIT, "--conf", f"spark.executor.extraJavaOptions={JIT}")
 FROZEN = re.compile(r"FAILPOINT \S+ stop batch=\d+ pid=(\d+)")

@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 
 from pipeline import sink as sink_module
 from pipeline.checkpoint import late_event_watermark_ms
-from pipeline.counting import batch_rows, sink_input
+from pipeline.counting import ONE_TASK_RECORDS, batch_rows, sink_input
 from pipeline.failpoints import Failpoints
 from pipeline.generations import Carried, Generation
 from pipeline.parse import parse_events
@@ -612,8 +612,11 @@ def test_each_record_is_parsed_once_by_the_query(kafka_frames: KafkaFrames, dedu
     assert executed.count("from_json(") == (4 if dedup else 2), executed
 
 
+@pytest.mark.parametrize("size", [None, 2], ids=["backlog-plan", "one-task-plan"])
 @pytest.mark.parametrize("dedup", [False, True], ids=["counts", "dedup"])
-def test_a_new_watermark_compiles_no_new_code(kafka_frames: KafkaFrames, dedup: bool) -> None:
+def test_a_new_watermark_compiles_no_new_code(
+    kafka_frames: KafkaFrames, dedup: bool, size: int | None
+) -> None:
     """Each batch has a new watermark; if it reached the generated code as a literal, every batch
     would compile its whole job again (twice: the stages before and after the shuffle)."""
     records = kafka_frames([(0, 0, b'{"event_id": "e", "site_id": "s", "ts": 0}'), (0, 1, b"x")])
@@ -621,11 +624,48 @@ def test_a_new_watermark_compiles_no_new_code(kafka_frames: KafkaFrames, dedup: 
     compiles = (
         records.sparkSession._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
     )
-    batch_rows(plan, 1_000, dedup).collect()
+    batch_rows(plan, 1_000, dedup, size).collect()
     before = compiles.getCount()
     for watermark_ms in (61_000, 3_600_000):
-        batch_rows(plan, watermark_ms, dedup).collect()
+        batch_rows(plan, watermark_ms, dedup, size).collect()
     assert compiles.getCount() == before
+
+
+@pytest.mark.parametrize("dedup", [False, True], ids=["counts", "dedup"])
+def test_a_small_batch_is_counted_in_one_stage_with_the_same_rows(
+    kafka_frames: KafkaFrames, dedup: bool
+) -> None:
+    """A live batch (up to ONE_TASK_RECORDS) is read and counted by one task, without the shuffle a
+    backlog's task per partition needs; the plan changes what a batch costs, never what it writes."""
+
+    def event(event_id: str, site: str, ts: int) -> bytes:
+        return json.dumps({"event_id": event_id, "site_id": site, "ts": ts}).encode()
+
+    records = kafka_frames(
+        [
+            (0, 0, event("e0", "a", 61_000)),
+            (1, 0, event("e1", "a", 62_000)),
+            (2, 0, event("e2", "b", 125_000)),
+            (2, 1, event("e0", "a", 61_000)),
+            (3, 0, event("e3", "a", 1_000)),
+            (3, 1, b"junk"),
+        ]
+    ).repartition(4, "partition")
+    plan = sink_input(parse_events(records, MAX_EVENT_BYTES, COPY_BYTES), WINDOW, "1 minute", dedup)
+    small = batch_rows(plan, 60_000, dedup, ONE_TASK_RECORDS)
+    backlog = batch_rows(plan, 60_000, dedup, ONE_TASK_RECORDS + 1)
+
+    def shuffles(rows: DataFrame) -> int:
+        return str(rows._jdf.queryExecution().executedPlan().toString()).count("Exchange hashpartitioning")
+
+    assert shuffles(small) == shuffles(backlog) - 1
+    assert sorted(small.collect()) == sorted(backlog.collect())
+    # e0 was sent twice: counted once with dedup. e3's window ended at the watermark: late.
+    assert {(r.kind, r.site_id, r.window_start, r.views) for r in small.collect() if r.kind != "dead"} == {
+        ("count", "a", 60_000, 2 if dedup else 3),
+        ("count", "b", 120_000, 1),
+        ("late", "a", 0, 1),
+    }
 
 
 def test_each_record_is_read_once_per_batch(streaming: Streaming) -> None:

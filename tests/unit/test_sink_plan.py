@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -291,6 +293,49 @@ def test_sink_writes_each_kind_to_its_table_fenced_by_batch_id(
     assert by_table["late_events"] == [("job", "pageviews", 1, 0, "e2", "s", 0, 60_000, 3, 42, fence)]
 
 
+class SlowCounts(CountsInMemory):
+    """Saves after Cassandra's writes are done, or fails to save at all."""
+
+    def __init__(self, writes_done: threading.Event, fails: bool = False) -> None:
+        super().__init__()
+        self.writes_done = writes_done
+        self.fails = fails
+
+    def save(self, batch_id: int, counts: Counts) -> None:
+        assert self.writes_done.wait(30), "the sink waited for the counts file before writing Cassandra"
+        # Slower than the writes, so that a write() that does not wait for the file returns first.
+        time.sleep(0.3)
+        if self.fails:
+            raise OSError("checkpoint volume full")
+        super().save(batch_id, counts)
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_batch_returns_only_after_its_counts_file_is_saved(
+    kafka_frames: KafkaFrames, monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    """The file is saved while Cassandra is written, and Spark commits the batch when write()
+    returns: it must not return before the file is there, and a file that could not be saved fails
+    the batch (it replays), whatever Cassandra took."""
+    batch = sink_input(
+        parse_events(kafka_frames([(0, 0, b'{"event_id": "e", "site_id": "s", "ts": 61000}')]), 1024, 16),
+        "1 minute",
+        "1 minute",
+    )
+    writes_done = threading.Event()
+    monkeypatch.setattr(sink_module, "execute_concurrent_with_args", lambda *_, **__: writes_done.set())
+    counts = SlowCounts(writes_done, fails)
+    tally = sink(RecordingSession(), counts=counts)
+
+    if fails:
+        with pytest.raises(OSError, match="volume full"):
+            tally.write(batch, 3)
+        assert 3 not in counts.saved
+    else:
+        tally.write(batch, 3)
+        assert counts.saved[3] == {("s", 60_000, 120_000): 1}
+
+
 def test_a_taken_over_generation_reports_late_by_the_watermark_it_carried() -> None:
     carried = Generation("job", 2, base_us=10, checkpoint="c", carried_watermark_ms=90_000)
     assert sink(RecordingSession(), carried, watermark_ms=60_000).late_watermark_ms(7) == 90_000
@@ -308,7 +353,11 @@ def test_a_generation_taken_over_writes_nothing(kafka_frames: KafkaFrames) -> No
 
 
 def sink(
-    session: RecordingSession, generation: Generation = GENERATION, watermark_ms: int = 0, owns: bool = True
+    session: RecordingSession,
+    generation: Generation = GENERATION,
+    watermark_ms: int = 0,
+    owns: bool = True,
+    counts: WindowCounts | None = None,
 ) -> CassandraSink:
     return CassandraSink(
         session,  # type: ignore[arg-type]
@@ -316,7 +365,7 @@ def sink(
         generation,
         lambda: owns,
         lambda batch_id: watermark_ms,
-        CountsInMemory(),
+        counts or CountsInMemory(),
         Failpoints(),
     )
 
