@@ -17,7 +17,7 @@ class ProgressLog:
 
     Not a PySpark `StreamingQueryListener`: PySpark first turns each event into Python objects,
     reading each Java map of a progress until py4j's iterator throws at its end, and its error
-    handler then tests every such exception against a dozen exception classes, each test a class
+    handler then tests every such exception against fourteen exception classes, each test a class
     lookup that misses in all of Spark's jars under each of PySpark's imports. Measured at 10,000
     events/s, that conversion was a quarter of the driver JVM's CPU samples. This listener asks
     Spark for the progress's JSON: one call."""
