@@ -60,6 +60,11 @@ def start_query(spark: SparkSession, config: PipelineConfig, sink: CassandraSink
         # A task asks only for offsets the batch planned, which exist; a fetch the broker cannot fill
         # at once would wait its 500 ms default: one task in a batch in three idled that long.
         .option("kafka.fetch.max.wait.ms", "20")
+        # Spark's reader seeks before every poll and asks the broker for the partition's earliest
+        # and latest offsets after it: at Kafka's default of 500 records a poll, a 5 M backlog
+        # took 10,000 polls and their round trips. A poll is bounded by the consumer's
+        # max.partition.fetch.bytes instead (1 MiB: about 8,000 events).
+        .option("kafka.max.poll.records", "10000")
     )
     if config.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
