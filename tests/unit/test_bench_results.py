@@ -219,6 +219,22 @@ def test_targets_missed_by_a_slow_pipeline() -> None:
     assert verdicts["executor CPU per million events"] is False  # 10 s
 
 
+def test_a_search_the_generator_could_not_feed_does_not_judge_the_live_rate() -> None:
+    """3 December: asked for 156,000/s beside the pipeline, the generator sent 118,261/s, all kept up
+    with; that bounds the pipeline's limit from below, it does not find it."""
+    report = _report()
+    report.search = [replace(_live("pipeline", 156_000, 6.7), achieved_rate=118_261)]
+    rate = {t.name: t for t in judge(report, 10_000)}["largest live rate"]
+    assert rate.met is None
+    assert rate.measured == "not measured: at least 118,261/s, all the generator sent of 156,000/s asked"
+    assert "the pipeline's own limit is higher, and unmeasured" in render(report)
+    # A step that fell behind found the limit; and a fed step at the target is judged as ever.
+    report.search.append(_live("pipeline", 130_000, 9.0, kept=False))
+    assert _verdicts(report)["largest live rate"] is False
+    report.search = [replace(_live("pipeline", 160_000, 2.0), achieved_rate=155_000)]
+    assert _verdicts(report)["largest live rate"] is True
+
+
 def test_a_run_without_the_phase_a_target_is_set_on_does_not_judge_it() -> None:
     """The soak alone: no rate search, a small backlog drained by a cold executor."""
     report = _report()
