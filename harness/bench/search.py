@@ -23,8 +23,13 @@ class Step:
 
     @property
     def generator_limited(self) -> bool:
-        """The generator fell more than 5% short: the step measured the generator, not the consumer."""
-        return self.achieved_rate < 0.95 * self.target_rate
+        return generator_fell_short(self.target_rate, self.achieved_rate)
+
+
+def generator_fell_short(target_rate: float, achieved_rate: float) -> bool:
+    """The generator sent more than 5% less than asked: the step measured the generator, not the
+    consumer."""
+    return achieved_rate < 0.95 * target_rate
 
 
 @dataclass(frozen=True)
