@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from harness.bench.analysis import MemoryGrowth, ProgressSummary
+from harness.bench.executor_profile import TASKS, ExecutorProfile
 from harness.bench.heap import TOLERANCE_PCT, DriverHeap, MiB
 from harness.bench.latency import LagTrend, LatencyStats
 from harness.bench.ledger import Exactness
@@ -52,6 +53,7 @@ class Drain:
     exactness: Exactness
     resources: dict[str, Usage]
     progress: ProgressSummary | None = None
+    profile: ExecutorProfile | None = None  # the pipeline's executor: where its CPU went
 
     @property
     def exact(self) -> bool:
@@ -207,12 +209,47 @@ def judge(report: Report, latency_rate: float) -> list[Target]:
             Target(
                 "executor CPU per million events",
                 goal,
-                "-" if cpu is None else f"{cpu:.1f} s",
+                "-" if cpu is None else f"{cpu:.1f} s" + _profiled(pipeline),
                 None if cpu is None else ok and cpu <= EXECUTOR_CPU_BEFORE_S / 2,
             )
         )
     targets.append(_heap_target(report))
     return targets
+
+
+def _profiled(drain: Drain | None) -> str:
+    profile = drain.profile if drain else None
+    return "" if profile is None or profile.unmeasured else f" ({profile.summary()})"
+
+
+def _profile_lines(profile: ExecutorProfile, driver: Usage | None) -> list[str]:
+    head = "Where the pipeline executor's CPU went over the drain"
+    if profile.unmeasured:
+        return [f"{head}: not measured: {profile.unmeasured}"]
+    total = profile.total
+    sampled = sum(profile.task_samples.values())
+    lines = [
+        f"{head} (its threads from /proc, {profile.per_million(total):.1f} s per million events; "
+        f"its tasks by {sampled:,} JFR samples):"
+    ]
+    rows = []
+    for group, seconds in profile.cpu_seconds.items():
+        rows.append(
+            [group, f"{profile.per_million(seconds):.2f}", f"{seconds / total:.0%}" if total else "-"]
+        )
+        if group == TASKS:
+            for part, part_s in profile.part_seconds().items():
+                share = f"{part_s / total:.0%}" if total else "-"
+                rows.append([f"- {part}", f"{profile.per_million(part_s):.2f}", share])
+    lines += text_table(["part", "CPU s/M", "share"], rows)
+    if driver is not None:
+        lines.append(
+            f"  beside it, the driver (planning the batch, the sink's Python and its Cassandra writes): "
+            f"{driver.per_million(profile.events):.2f} s/M"
+        )
+    if profile.recording:
+        lines.append(f"  recording: {profile.recording} (jfr print, or JDK Mission Control)")
+    return lines
 
 
 SOAK_S = 1800  # the issue's 30 minutes
@@ -398,6 +435,8 @@ def render(report: Report) -> str:
             f"Where the pipeline's drain went (Spark query progress, {p.batches} batches, "
             f"{p.trigger_ms / 1000:.1f} s of triggers): {shares}",
         ]
+    if pipeline and pipeline.profile:
+        lines += ["", *_profile_lines(pipeline.profile, pipeline.resources.get("driver"))]
     if report.soak and report.soak.driver_heap:
         lines += ["", *_heap_lines(report.soak.driver_heap)]
     lines += ["", "Targets (issue 13):"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+import docker
 from cassandra.cluster import Session
 from tqdm import tqdm
 
@@ -30,6 +31,7 @@ from harness.bench.contenders import (
     SparkContender,
     Tuning,
 )
+from harness.bench.executor_recorder import ExecutorRecorder
 from harness.bench.heap_sampler import DriverJvm, HeapSampler
 from harness.bench.kafka_perf import consumer_perf
 from harness.bench.latency import kept_up, lag_trend, latency_stats
@@ -200,10 +202,12 @@ class Bench:
         self._watch(label, contender)
         # Costs are counted from the moment it consumes: start-up is reported as a time of its own.
         cpu0 = self.monitor.cpu()
+        recorder = self._recorder() if label == "pipeline" else None
         self.clock.say(f"{label}: consuming after {ready - launched:.1f} s")
         try:
             done = self._wait_drained(label, contender, counts, target, ledger, launched)
             cpu1 = self.monitor.cpu()
+            profile = recorder.stop(ledger.total) if recorder else None
             # Inside: a Cassandra that stays unreadable fails this drain, not the whole run.
             exactness = compare(ledger, counts.rows())
         except Exception as error:
@@ -225,6 +229,7 @@ class Bench:
             exactness=exactness,
             resources=self._usage(label, cpu0, cpu1, ready, done),
             progress=progress,
+            profile=profile,
         )
         self.report.drains[label] = drain
         self.clock.say(
@@ -465,6 +470,10 @@ class Bench:
             "visible": [[round(t, 4), n] for t, n in visible],
         }
         (folder / f"{label}-{name}.json").write_text(json.dumps(data))
+
+    def _recorder(self) -> ExecutorRecorder:
+        worker = docker.from_env().containers.get(self.info.containers["spark-worker"])
+        return ExecutorRecorder(worker, self.info.shared_dir.parent / "profile").start()
 
     def _watch(self, label: str, contender: Contender) -> None:
         for role, probe in contender.probes().items():
