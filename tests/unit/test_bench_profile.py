@@ -1,9 +1,7 @@
-"""The executor's profile: JFR's printed samples parsed and split by part, threads grouped, and the
-section and the CPU target's line it adds to the benchmark's table."""
+"""The executor's profile: JFR's printed samples parsed and split by part, threads grouped (its section
+in the benchmark's table is tested with the other results)."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import pytest
 
@@ -15,10 +13,7 @@ from harness.bench.executor_profile import (
     group_cpu,
     part_of,
     task_samples,
-    unmeasured,
 )
-from harness.bench.results import judge, render
-from tests.unit.test_bench_results import _report
 
 # Cut from `jfr print --stack-depth 32 --events jdk.ExecutionSample` of a real drain (frames elided,
 # the generated class's name shortened).
@@ -107,30 +102,3 @@ def test_the_task_threads_cpu_is_split_by_their_samples_shares() -> None:
     assert sum(parts.values()) == pytest.approx(35.0)
     assert PROFILE.per_million(PROFILE.total) == pytest.approx(10.0)
     assert PROFILE.summary() == "tasks 7.0 s, JIT compilers 2.3 s"
-
-
-def test_the_table_shows_where_the_executor_cpu_went_and_the_target_says_it_too() -> None:
-    report = _report()
-    report.drains["pipeline"] = replace(report.drains["pipeline"], profile=PROFILE)
-    report.targets = judge(report, 10_000)
-    text = render(report)
-    assert "Where the pipeline executor's CPU went over the drain" in text
-    assert "- parsing JSON" in text
-    assert "2.80" in text  # 14 s over 5 M events
-    assert "JIT compilers" in text
-    assert "recording: /runs/profile/executor-drain.jfr" in text
-    cpu = next(t for t in report.targets if t.name == "executor CPU per million events")
-    assert cpu.measured == "10.0 s (tasks 7.0 s, JIT compilers 2.3 s)"
-    assert cpu.met is False  # the verdict is on the whole executor, compilers included
-
-
-def test_a_profile_not_taken_says_why_and_leaves_the_target_as_measured() -> None:
-    report = _report()
-    report.drains["pipeline"] = replace(
-        report.drains["pipeline"], profile=unmeasured(5_000_000, "FileNotFoundError: no JDK tools")
-    )
-    report.targets = judge(report, 10_000)
-    text = render(report)
-    assert "CPU went over the drain: not measured: FileNotFoundError: no JDK tools" in text
-    cpu = next(t for t in report.targets if t.name == "executor CPU per million events")
-    assert cpu.measured == "10.0 s"

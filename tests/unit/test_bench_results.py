@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 import pytest
 
 from harness.bench.analysis import memory_growth, summarize_progress
+from harness.bench.executor_profile import OTHER_THREADS, TASKS, ExecutorProfile, unmeasured
 from harness.bench.heap import DriverHeap, HeapSample, Histogram, driver_heap
 from harness.bench.kafka_perf import parse_output
 from harness.bench.latency import LagTrend, LatencyStats
@@ -350,3 +351,39 @@ def test_table_and_json_carry_the_numbers() -> None:
     assert data["latency"]["pipeline"]["latency"]["p99_s"] == 4.0
     assert {t["name"] for t in data["targets"]} >= {"drain vs seed", "executor CPU per million events"}
     assert report.best_live() is report.search[0]
+
+
+PROFILE = ExecutorProfile(
+    events=5_000_000,
+    seconds=30.0,
+    cpu_seconds={TASKS: 35.0, "JIT compilers": 11.5, "GC and safepoints": 2.5, OTHER_THREADS: 1.0},
+    task_samples={"parsing JSON": 400, "reading Kafka": 100, "aggregating": 500},
+    recording="/runs/profile/executor-drain.jfr",
+)
+
+
+def test_the_table_shows_where_the_executor_cpu_went_and_the_target_says_it_too() -> None:
+    report = _report()
+    report.drains["pipeline"] = replace(report.drains["pipeline"], profile=PROFILE)
+    report.targets = judge(report, 10_000)
+    text = render(report)
+    assert "Where the pipeline executor's CPU went over the drain" in text
+    assert "- parsing JSON" in text
+    assert "2.80" in text  # 14 s over 5 M events
+    assert "JIT compilers" in text
+    assert "recording: /runs/profile/executor-drain.jfr" in text
+    cpu = next(t for t in report.targets if t.name == "executor CPU per million events")
+    assert cpu.measured == "10.0 s (tasks 7.0 s, JIT compilers 2.3 s)"
+    assert cpu.met is False  # the verdict is on the whole executor, compilers included
+
+
+def test_a_profile_not_taken_says_why_and_leaves_the_target_as_measured() -> None:
+    report = _report()
+    report.drains["pipeline"] = replace(
+        report.drains["pipeline"], profile=unmeasured(5_000_000, "FileNotFoundError: no JDK tools")
+    )
+    report.targets = judge(report, 10_000)
+    text = render(report)
+    assert "CPU went over the drain: not measured: FileNotFoundError: no JDK tools" in text
+    cpu = next(t for t in report.targets if t.name == "executor CPU per million events")
+    assert cpu.measured == "10.0 s"

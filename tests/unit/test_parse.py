@@ -442,17 +442,21 @@ def test_an_event_time_past_its_records_timestamp_and_the_skew_is_a_dead_letter(
     """A clock decades ahead would drag the watermark along; within the skew an event is an event."""
     now_ms = int(time.time() * 1000)
     kafka_frames = dataclasses.replace(
-        kafka_frames, produced=dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC)
+        kafka_frames, produced=dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=now_ms)
     )
     times = {
         now_ms - 86_400_000: None,
         now_ms + 30 * 60_000: None,
+        now_ms + 3_600_000: None,  # the skew itself is allowed
+        now_ms + 3_600_001: "future_ts",
         now_ms + 2 * 3_600_000: "future_ts",
         4_102_444_800_000: "future_ts",  # 2100
     }
     values = [b'{"event_id": "e%d", "site_id": "s", "ts": %d}' % (i, ts) for i, ts in enumerate(times)]
     rows = parsed(kafka_frames, values, max_ahead=MAX_AHEAD)
     assert [row.reason for row in rows] == list(times.values())
-    assert [row.event_ms for row in rows if row.reason is None] == list(times)[:2]
-    late_clock = parsed(kafka_frames, values[2:3], max_ahead="3 hours")
-    assert [row.reason for row in late_clock] == [None]
+    assert [row.event_ms for row in rows if row.reason is None] == list(times)[:3]
+    late_clock = parsed(kafka_frames, values[3:5], max_ahead="3 hours")
+    assert [row.reason for row in late_clock] == [None, None]
+    a_day = parsed(kafka_frames, values[4:5], max_ahead="1 day")
+    assert [row.reason for row in a_day] == [None]
