@@ -5,6 +5,7 @@ process). Each reports what it has consumed, and where its counts are in Cassand
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -32,6 +33,14 @@ from harness.stack.services import StackInfo
 # container against 0.57-0.71). An executor's loops need that tier: with the first only, the 5 M
 # drain ran at 79,000 events/s instead of 169,000.
 DRIVER_JIT = ("--driver-java-options", JIT)
+
+
+def submit_env(submit_args: tuple[str, ...]) -> dict[str, str]:
+    """spark-submit's options for a PySpark driver. PySpark splits them as a shell would, so they
+    are quoted: an option whose value has spaces (two JVM flags for the executors) stays one."""
+    if not submit_args:
+        return {}
+    return {"PYSPARK_SUBMIT_ARGS": shlex.join([*submit_args, "pyspark-shell"])}
 
 
 @dataclass(frozen=True)
@@ -145,15 +154,12 @@ class SparkContender(Contender):
         return ()
 
     def start(self) -> None:
-        env = {}
-        if self.tuning.submit_args:
-            env["PYSPARK_SUBMIT_ARGS"] = " ".join([*self.tuning.submit_args, "pyspark-shell"])
         self.driver = BenchDriver(
             self.stack,
             self.spec,
             module=self.module,
             extra_args=self.extra_args(),
-            env=env,
+            env=submit_env(self.tuning.submit_args),
             pipeline_dir=self.tuning.pipeline_dir,
         )
         self.driver.start()

@@ -3,12 +3,13 @@ must reach it), the benchmark's contenders go direct (a proxy would tax only one
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from harness.bench.contenders import BenchDriver
+from harness.bench.contenders import BenchDriver, submit_env
 from harness.stack import containers
 from harness.stack.driver import Driver, DriverSpec, failpoint_crash
 
@@ -40,6 +41,13 @@ def test_every_benchmark_contender_goes_direct() -> None:
         command = BenchDriver(STACK, SPEC, module=module).command()  # type: ignore[arg-type]
         assert option(command, "--bootstrap-servers") == STACK.bootstrap_servers, module
         assert option(command, "--cassandra-hosts") == STACK.cassandra_hosts, module
+
+
+def test_a_benchmark_option_with_spaces_reaches_spark_submit_as_one() -> None:
+    options = ("--conf", "spark.executor.extraJavaOptions=-XX:A=1 -XX:B=2")
+    # PySpark's own split (java_gateway: shlex.split of PYSPARK_SUBMIT_ARGS).
+    assert shlex.split(submit_env(options)["PYSPARK_SUBMIT_ARGS"]) == [*options, "pyspark-shell"]
+    assert submit_env(()) == {}
 
 
 def test_a_crash_counts_only_when_its_failpoint_fired() -> None:
