@@ -1,15 +1,12 @@
-"""The executor's profile: JFR's printed samples parsed and split by part, threads grouped (its section
-in the benchmark's table is tested with the other results)."""
+"""The executor's profile: JFR's printed samples parsed and split by part, threads grouped (the profile's
+arithmetic and its section in the benchmark's table are tested with the other results)."""
 
 from __future__ import annotations
-
-import pytest
 
 from harness.bench.executor_profile import (
     OTHER_PART,
     OTHER_THREADS,
     TASKS,
-    ExecutorProfile,
     group_cpu,
     part_of,
     task_samples,
@@ -84,21 +81,3 @@ def test_threads_are_grouped_and_ended_threads_count_as_other() -> None:
     assert groups == {TASKS: 30.0, "JIT compilers": 11.0, "GC and safepoints": 1.0, OTHER_THREADS: 3.0}
     # A reading between a thread's end and the process's is never negative.
     assert group_cpu(threads, process_total=40.0)[OTHER_THREADS] == 0.0
-
-
-PROFILE = ExecutorProfile(
-    events=5_000_000,
-    seconds=30.0,
-    cpu_seconds={TASKS: 35.0, "JIT compilers": 11.5, "GC and safepoints": 2.5, OTHER_THREADS: 1.0},
-    task_samples={"parsing JSON": 400, "reading Kafka": 100, "aggregating": 500},
-    recording="/runs/profile/executor-drain.jfr",
-)
-
-
-def test_the_task_threads_cpu_is_split_by_their_samples_shares() -> None:
-    parts = PROFILE.part_seconds()
-    assert parts["parsing JSON"] == pytest.approx(14.0)
-    assert parts["aggregating"] == pytest.approx(17.5)
-    assert sum(parts.values()) == pytest.approx(35.0)
-    assert PROFILE.per_million(PROFILE.total) == pytest.approx(10.0)
-    assert PROFILE.summary() == "tasks 7.0 s, JIT compilers 2.3 s"

@@ -362,6 +362,15 @@ PROFILE = ExecutorProfile(
 )
 
 
+def test_the_task_threads_cpu_is_split_by_their_samples_shares() -> None:
+    parts = PROFILE.part_seconds()
+    assert parts["parsing JSON"] == pytest.approx(14.0)
+    assert parts["aggregating"] == pytest.approx(17.5)
+    assert sum(parts.values()) == pytest.approx(35.0)
+    assert PROFILE.per_million(PROFILE.total) == pytest.approx(10.0)
+    assert PROFILE.summary() == "tasks 7.0 s, JIT compilers 2.3 s"
+
+
 def test_the_table_shows_where_the_executor_cpu_went_and_the_target_says_it_too() -> None:
     report = _report()
     report.drains["pipeline"] = replace(report.drains["pipeline"], profile=PROFILE)
