@@ -30,7 +30,8 @@ GROUPS = (TASKS, "JIT compilers", "GC and safepoints", OTHER_THREADS)
 # within a frame, the first part that names it). A leaf in the JDK or in Spark's string utilities
 # belongs to its caller: Jackson's HashMap lookups are parsing, the Kafka reader's byte copies are
 # reading. The last part is broad (Spark's generated code and rows), so the rules before it name
-# what of that is another part's: the hashing of a row is the aggregation's key.
+# what of that is another part's: the hashing of a row is the aggregation's key. A rule that starts
+# with '#' names a method (generated code's methods are named for their operator).
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("reading Kafka", ("org.apache.kafka.", "org.apache.spark.sql.kafka010.")),
     (

@@ -9,7 +9,6 @@ reads, LZ4's) is in the task threads' CPU but in none of their samples.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 import time
@@ -21,10 +20,10 @@ from docker.models.containers import Container
 
 from harness.bench.executor_profile import ExecutorProfile, group_cpu, task_samples, unmeasured
 from harness.bench.heap import failure_reason
+from harness.bench.resources import stat_cpu_seconds
 
 log = logging.getLogger("harness.bench")
 
-TICK = os.sysconf("SC_CLK_TCK")  # /proc's CPU times are in these ticks
 RECORDING = "tally-drain"
 IN_CONTAINER = "/tmp/tally-drain.jfr"
 TOOL_TIMEOUT_S = 120.0
@@ -51,12 +50,11 @@ def threads(pid: int) -> tuple[dict[str, float], float]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             comm = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rpartition(")")[2].split()
+            seconds = stat_cpu_seconds(task / "stat")
         except (FileNotFoundError, ProcessLookupError):
             continue  # ended between the listing and the read: "other threads" gets it
-        by_name[comm] = by_name.get(comm, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return by_name, (int(fields[11]) + int(fields[12])) / TICK
+        by_name[comm] = by_name.get(comm, 0.0) + seconds
+    return by_name, stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
 
 
 def _tool(*command: str) -> str:

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -72,22 +73,28 @@ class ContainerProbe:
         return _stat_value(self._v2 / "memory.stat", "anon")
 
 
+TICK = os.sysconf("SC_CLK_TCK")  # /proc's CPU times are in these ticks
+
+
+def stat_cpu_seconds(stat: Path) -> float:
+    """User and system CPU of a process (`/proc/<pid>/stat`) or one of its threads
+    (`/proc/<pid>/task/<tid>/stat`)."""
+    # Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    fields = stat.read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 class ProcessProbe:
     """A host process (the plain Python consumer)."""
-
-    TICK = os.sysconf("SC_CLK_TCK")
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self._last_cpu = 0.0
 
     def cpu_seconds(self) -> float:
-        try:
-            # Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
-            self._last_cpu = (int(fields[11]) + int(fields[12])) / self.TICK
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # exited: its last reading stands
+        # Once it has exited, its last reading stands.
+        with suppress(FileNotFoundError, ProcessLookupError):
+            self._last_cpu = stat_cpu_seconds(Path(f"/proc/{self.pid}/stat"))
         return self._last_cpu
 
     def rss_bytes(self) -> int:
