@@ -78,6 +78,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pipeline-dir", type=Path, default=None, help="run the pipeline package from here (A/B a change)"
     )
+    p.add_argument(
+        "--executor-jar",
+        type=Path,
+        default=None,
+        help="put this jar first on the pipeline executor's class path (A/B a JVM-side change)",
+    )
     p.add_argument("--drain-timeout", type=float, default=900.0, help="seconds per contender")
     return p
 
@@ -87,6 +93,10 @@ def options(args: argparse.Namespace) -> BenchOptions:
     unknown = set(contenders) - set(CONTENDERS)
     if unknown:
         raise SystemExit(f"unknown contenders {sorted(unknown)}: choose from {sorted(CONTENDERS)}")
+    if args.executor_jar is not None and not args.executor_jar.is_file():
+        raise SystemExit(f"--executor-jar {args.executor_jar}: no such file")
+    if args.executor_jar is not None and "pipeline" not in contenders:
+        raise SystemExit("--executor-jar changes the pipeline's executor: add the pipeline to --contenders")
     if args.heap_interval_minutes <= 0:
         raise SystemExit("--heap-interval-minutes must be positive: each histogram pauses the driver")
     # The pipeline goes on into the live phases, so it drains last.
@@ -114,6 +124,7 @@ def options(args: argparse.Namespace) -> BenchOptions:
             submit_args=tuple(shlex.split(args.submit_args)),
             python_flush_interval_s=args.python_flush_interval_s,
             pipeline_dir=args.pipeline_dir,
+            executor_jar=args.executor_jar,
         ),
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,6 +58,9 @@ class Tuning:
     python_flush_interval_s: float = 1.0
     # Run the pipeline from another directory (a candidate change) instead of this checkout's.
     pipeline_dir: Path | None = None
+    # A jar put first on the pipeline executor's class path: A/B a change on the JVM's side (a
+    # patched Spark class) as `pipeline_dir` does one in Python. Never the shipped configuration.
+    executor_jar: Path | None = None
 
 
 class Contender(ABC):
@@ -153,13 +157,16 @@ class SparkContender(Contender):
     def extra_args(self) -> tuple[str, ...]:
         return ()
 
+    def submit_args(self) -> tuple[str, ...]:
+        return self.tuning.submit_args
+
     def start(self) -> None:
         self.driver = BenchDriver(
             self.stack,
             self.spec,
             module=self.module,
             extra_args=self.extra_args(),
-            env=submit_env(self.tuning.submit_args),
+            env=submit_env(self.submit_args()),
             pipeline_dir=self.tuning.pipeline_dir,
         )
         self.driver.start()
@@ -201,6 +208,17 @@ class PipelineContender(SparkContender):
 
     def extra_args(self) -> tuple[str, ...]:
         return self.tuning.pipeline_args
+
+    def submit_args(self) -> tuple[str, ...]:
+        jar = self.tuning.executor_jar
+        if jar is None:
+            return self.tuning.submit_args
+        # The workdir is in the stack's shared directory, which the Spark worker mounts at the same
+        # path: the executor finds the copy there. The class path's first entry wins.
+        placed = self.workdir / "executor-jars" / jar.name
+        placed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(jar, placed)
+        return (*self.tuning.submit_args, "--conf", f"spark.executor.extraClassPath={placed}")
 
 
 class SeedContender(SparkContender):

@@ -5,6 +5,7 @@ Everything here is plain data: `bench.json` is `dataclasses.asdict(Report)`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from harness.bench.analysis import MemoryGrowth, ProgressSummary
@@ -330,12 +331,23 @@ def _mark(met: bool | None) -> str:
     return {True: "met", False: "MISSED", None: "n/a"}[met]
 
 
+def _candidate(settings: Mapping[str, object]) -> list[str]:
+    """What makes this run's pipeline other than the one this checkout ships, said first."""
+    changes = []
+    if settings.get("pipeline_dir"):
+        changes.append(f"its Python package from {settings['pipeline_dir']}")
+    if settings.get("executor_jar"):
+        changes.append(f"{settings['executor_jar']} first on its executor's class path")
+    return [f"A/B candidate, not the shipped pipeline: {'; '.join(changes)}"] if changes else []
+
+
 def render(report: Report) -> str:
     """The comparison, as printed at the end of a run."""
     m = report.machine
     lines = [
         f"Tally benchmark: {m.cores} cores, {m.memory_gib:.0f} GiB, {m.versions}; "
         f"wall time {report.wall_seconds / 60:.1f} min",
+        *_candidate(report.settings),
     ]
     g = report.generator
     if g:

@@ -603,6 +603,7 @@ def settings(opts: BenchOptions) -> dict[str, object]:
         "submit_args": list(t.submit_args),
         "python_flush_interval_s": t.python_flush_interval_s,
         "pipeline_dir": str(t.pipeline_dir) if t.pipeline_dir else None,
+        "executor_jar": str(t.executor_jar) if t.executor_jar else None,
         "latency_poll_s": POLL_S,
     }
 

@@ -338,6 +338,18 @@ def test_the_table_and_json_carry_the_heap_series_and_the_growing_classes() -> N
     assert heap["growth"]["growth_pct"] == 1.0
 
 
+def test_a_candidate_run_says_so_before_its_numbers() -> None:
+    shipped = _report()
+    assert "A/B candidate" not in render(shipped)
+    candidate = _report()
+    candidate.settings = {"pipeline_dir": "/tmp/b/pipeline", "executor_jar": "/tmp/patch.jar"}
+    second_line = render(candidate).splitlines()[1]
+    assert second_line == (
+        "A/B candidate, not the shipped pipeline: its Python package from /tmp/b/pipeline; "
+        "/tmp/patch.jar first on its executor's class path"
+    )
+
+
 def test_table_and_json_carry_the_numbers() -> None:
     report = _report(pipeline_rate=60_000)
     report.targets = judge(report, 10_000)

@@ -1,5 +1,6 @@
 """Which addresses a driver is given: the pipeline under test goes through Toxiproxy (network faults
-must reach it), the benchmark's contenders go direct (a proxy would tax only one of them)."""
+must reach it), the benchmark's contenders go direct (a proxy would tax only one of them). And the
+spark-submit options a benchmark contender is given."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.bench.contenders import BenchDriver, submit_env
+from harness.bench.__main__ import options, parser
+from harness.bench.contenders import (
+    DRIVER_JIT,
+    BenchDriver,
+    PipelineContender,
+    SeedContender,
+    Tuning,
+    submit_env,
+)
 from harness.stack import containers
 from harness.stack.driver import Driver, DriverSpec, failpoint_crash
 
@@ -48,6 +57,29 @@ def test_a_benchmark_option_with_spaces_reaches_spark_submit_as_one() -> None:
     # PySpark's own split (java_gateway: shlex.split of PYSPARK_SUBMIT_ARGS).
     assert shlex.split(submit_env(options)["PYSPARK_SUBMIT_ARGS"]) == [*options, "pyspark-shell"]
     assert submit_env(()) == {}
+
+
+def test_an_executor_jar_reaches_the_pipelines_executor_from_the_shared_directory(tmp_path: Path) -> None:
+    jar = tmp_path / "patch.jar"
+    jar.write_bytes(b"PK")
+    workdir = tmp_path / "shared" / "bench_pipeline"
+    tuning = Tuning(executor_jar=jar)
+    pipeline = PipelineContender(STACK, "t", "k", workdir, tuning)  # type: ignore[arg-type]
+    placed = workdir / "executor-jars" / "patch.jar"
+    assert pipeline.submit_args() == (*DRIVER_JIT, "--conf", f"spark.executor.extraClassPath={placed}")
+    assert placed.read_bytes() == b"PK"
+    # The seed stands for the design it replaces: it never runs the candidate's classes.
+    assert SeedContender(STACK, "t", "k", tmp_path / "seed", tuning).submit_args() == DRIVER_JIT  # type: ignore[arg-type]
+
+
+def test_an_executor_jar_is_refused_before_the_stack_starts_when_it_cannot_apply(tmp_path: Path) -> None:
+    jar = tmp_path / "patch.jar"
+    with pytest.raises(SystemExit, match="no such file"):
+        options(parser().parse_args(["--executor-jar", str(jar)]))
+    jar.write_bytes(b"PK")
+    with pytest.raises(SystemExit, match="add the pipeline to --contenders"):
+        options(parser().parse_args(["--executor-jar", str(jar), "--contenders", "seed,python"]))
+    assert options(parser().parse_args(["--executor-jar", str(jar)])).tuning.executor_jar == jar
 
 
 def test_a_crash_counts_only_when_its_failpoint_fired() -> None:
