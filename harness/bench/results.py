@@ -331,14 +331,14 @@ def _mark(met: bool | None) -> str:
     return {True: "met", False: "MISSED", None: "n/a"}[met]
 
 
-def _candidate(settings: Mapping[str, object]) -> list[str]:
-    """What makes this run's pipeline other than the one this checkout ships, said first."""
+def candidate(settings: Mapping[str, object]) -> str | None:
+    """What makes this run's pipeline other than the one this checkout ships (None: nothing)."""
     changes = []
     if settings.get("pipeline_dir"):
         changes.append(f"its Python package from {settings['pipeline_dir']}")
     if settings.get("executor_jar"):
         changes.append(f"{settings['executor_jar']} first on its executor's class path")
-    return [f"A/B candidate, not the shipped pipeline: {'; '.join(changes)}"] if changes else []
+    return f"A/B candidate, not the shipped pipeline: {'; '.join(changes)}" if changes else None
 
 
 def render(report: Report) -> str:
@@ -347,8 +347,10 @@ def render(report: Report) -> str:
     lines = [
         f"Tally benchmark: {m.cores} cores, {m.memory_gib:.0f} GiB, {m.versions}; "
         f"wall time {report.wall_seconds / 60:.1f} min",
-        *_candidate(report.settings),
     ]
+    changed = candidate(report.settings)
+    if changed:
+        lines.append(changed)
     g = report.generator
     if g:
         lines.append(
