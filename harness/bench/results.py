@@ -291,9 +291,9 @@ def _beside(text: str, report: Report) -> str:
     )
 
 
-def _cpu(drain: Drain, role: str) -> str:
-    usage = drain.resources.get(role)
-    per = usage.per_million(drain.events) if usage else None
+def _cpu(phase: Drain | Live, role: str) -> str:
+    usage = phase.resources.get(role)
+    per = usage.per_million(phase.events) if usage else None
     return "-" if per is None else f"{per:.1f}"
 
 
@@ -430,10 +430,16 @@ def render(report: Report) -> str:
                 f"{s.lag.final:,}",
                 _s(s.latency_steady.p99_s),
                 "yes" if s.kept_up else "NO",
+                _cpu(s, "executor"),
             ]
             for s in report.search
         ]
-        lines += text_table(["target", "achieved", "lag trend", "final lag", "p99", "kept up"], rows)
+        # The executor's CPU per event once the drain has compiled its code: what an executor that
+        # lives for days pays, where the drain's figure includes a fresh JVM's compilation.
+        lines += text_table(
+            ["target", "achieved", "lag trend", "final lag", "p99", "kept up", "executor CPU s/M (warm)"],
+            rows,
+        )
         lines.append(f"  largest live rate kept up with: {_rate(best.achieved_rate if best else None)}")
         if best and report.live_limit_unmeasured():
             lines.append(

@@ -353,7 +353,10 @@ def test_a_candidate_run_says_so_before_its_numbers() -> None:
 def test_table_and_json_carry_the_numbers() -> None:
     report = _report(pipeline_rate=60_000)
     report.targets = judge(report, 10_000)
+    report.search[0].resources["executor"] = _usage(24.0)  # over 3,000,000 events: 8.0 s per million
     table = render(report)
+    assert "executor CPU s/M (warm)" in table
+    assert [line.split()[-1] for line in table.splitlines() if line.startswith("  50,000/s")] == ["8.0"]
     for expected in ("60,000/s", "1,000,000/s", "p99", "MISSED", "largest live rate kept up with: 50,000/s"):
         assert expected in table
     data = json.loads(json.dumps(asdict(report), default=str))
