@@ -55,24 +55,27 @@ def next_rate(steps: Sequence[Step], policy: SearchPolicy) -> float | None:
     if not steps:
         return _round(policy.start, policy)
     passed = [s.achieved_rate for s in steps if s.kept_up]
-    failed = [s.target_rate for s in steps if not s.kept_up and not s.generator_limited]
     lo = max(passed, default=None)
-    hi = min((r for r in failed if lo is None or r > lo), default=None)
-    if any(s.generator_limited and s.kept_up for s in steps) and hi is None:
-        # The consumer kept up with all the generator could send: going higher measures nothing.
-        return None
-    if hi is None:
+    # A step that fell behind bounds the rate by what was really sent, even when the generator sent
+    # less than asked: the consumer did not keep up with that.
+    above = [s for s in steps if not s.kept_up and (lo is None or s.achieved_rate > lo)]
+    ceiling = min(above, key=lambda s: s.achieved_rate, default=None)
+    if ceiling is None:
+        if any(s.generator_limited and s.kept_up for s in steps):
+            # The consumer kept up with all the generator could send: going higher measures nothing.
+            return None
         assert lo is not None
         # `start` is an informed guess (from the drain rate): climb to it at once if it is higher.
         candidate = max(lo * policy.grow, policy.start)
-    elif lo is not None and hi / lo <= policy.resolution:
+    elif lo is not None and ceiling.achieved_rate / lo <= policy.resolution:
         return None
     else:
+        hi = ceiling.achieved_rate
         # Just below the capacity the failed step showed, if it is inside the bracket.
-        shown = [c for s in steps if s.target_rate == hi and (c := s.capacity) is not None]
+        shown = ceiling.capacity
         floor = lo if lo is not None else 0.0
-        if shown and floor < 0.95 * shown[0] < hi:
-            candidate = 0.95 * shown[0]
+        if shown is not None and floor < 0.95 * shown < hi:
+            candidate = 0.95 * shown
         elif lo is None:
             candidate = hi / policy.grow
         else:

@@ -58,3 +58,14 @@ def test_a_step_that_fell_behind_shows_the_capacity_to_try_next() -> None:
     # Inside a bracket too, instead of the geometric middle.
     steps = [Step(10_000, 10_000, True), Step(30_000, 30_000, False, lag_slope=5_000)]
     assert next_rate(steps, policy) == 24_000
+
+
+def test_a_step_that_fell_behind_bounds_the_search_even_when_the_generator_sent_less() -> None:
+    policy = SearchPolicy(start=113_000, max_steps=4)
+    # 113k/s asked, 98k/s sent, and the lag grew by 4.9k/s: the consumer managed 93k/s, so the
+    # next step tries just below that, not the same 113k/s again (which ended the search).
+    steps = [Step(10_000, 10_000, True), Step(113_000, 98_000, False, lag_slope=4_900)]
+    assert steps[1].generator_limited
+    assert next_rate(steps, policy) == 88_000
+    # Kept up just below it: the bracket (88k, 98k) is narrow enough to stop.
+    assert next_rate([*steps, Step(88_000, 88_000, True)], policy) is None
