@@ -228,12 +228,29 @@ def test_a_search_the_generator_could_not_feed_does_not_judge_the_live_rate() ->
     rate = {t.name: t for t in judge(report, 10_000)}["largest live rate"]
     assert rate.met is None
     assert rate.measured == "not measured: at least 118,261/s, all the generator sent of 156,000/s asked"
-    assert "the pipeline's own limit is higher, and unmeasured" in render(report)
+    assert "kept up with all of it: its own limit is higher, and unmeasured" in render(report)
     # A step that fell behind found the limit; and a fed step at the target is judged as ever.
     report.search.append(_live("pipeline", 130_000, 9.0, kept=False))
     assert _verdicts(report)["largest live rate"] is False
     report.search = [replace(_live("pipeline", 160_000, 2.0), achieved_rate=155_000)]
     assert _verdicts(report)["largest live rate"] is True
+
+
+def test_a_later_step_the_generator_could_not_feed_leaves_the_live_rate_unmeasured_too() -> None:
+    """3 December 17:30: 106,000/s asked, 101,485/s sent and kept up with (fed in full); then
+    152,000/s asked, 99,545/s sent, kept up with again. The best step was fed, but the next shows
+    the generator's limit, not the pipeline's."""
+    report = _report()
+    report.search = [
+        replace(_live("pipeline", 106_000, 7.1), achieved_rate=101_485),
+        replace(_live("pipeline", 152_000, 5.8), achieved_rate=99_545),
+    ]
+    rate = {t.name: t for t in judge(report, 10_000)}["largest live rate"]
+    assert rate.met is None
+    assert rate.measured == (
+        "not measured: at least 101,485/s, all the generator sent (99,545/s of 152,000/s asked)"
+    )
+    assert "the generator sent 99,545/s of 152,000/s asked" in render(report)
 
 
 def test_a_run_without_the_phase_a_target_is_set_on_does_not_judge_it() -> None:
